@@ -1,0 +1,244 @@
+package autoclip
+
+import "math"
+
+// Bisection constants of AUTOCLIP.md step 4.
+const (
+	alphaMax      = 1e7  // upper end of the step size bracket
+	alphaAbsTol   = 1e-2 // stop when hi-lo <= alphaAbsTol ...
+	alphaRelTol   = 1e-2 // ... or hi-lo <= alphaRelTol * (lo+hi)/2
+	alphaMaxIters = 100
+)
+
+// weightedScores sets out[j] = sum_i w[i] * s[i*C+j] for s in template-major
+// [K][C] order (K = len(w), C = len(out)).
+func weightedScores(s []float32, w []float64, out []float64) {
+	c := len(out)
+	clear(out)
+	for i, wi := range w {
+		row := s[i*c : (i+1)*c]
+		out := out[:len(row)]
+		for j, v := range row {
+			out[j] += wi * float64(v)
+		}
+	}
+}
+
+// templateGradient computes g_i = dL/drho_i of the objective
+// L(rho) = agg_j(c_j), c_j = sum_i w_i s_ij, w = softmax(rho), at the
+// weights w whose class scores are cs. With q_j = dL/dc_j:
+//
+//	a_i = sum_j q_j s_ij,  g_i = w_i (a_i - sum_k w_k a_k)
+//
+// which is AUTOCLIP.md step 3 when agg is logsumexp (q = softmax(c)). q ([C])
+// and a ([K]) are scratch.
+func templateGradient(s []float32, w, cs []float64, agg Aggregation, scale float64, q, a, g []float64) {
+	aggregationGradient(cs, agg, scale, q)
+	c := len(cs)
+	var abar float64
+	for i, wi := range w {
+		row := s[i*c : (i+1)*c]
+		q := q[:len(row)]
+		var sum float64
+		for j, v := range row {
+			sum += q[j] * float64(v)
+		}
+		a[i] = sum
+		abar += wi * sum
+	}
+	for i, wi := range w {
+		g[i] = wi * (a[i] - abar)
+	}
+}
+
+// aggregationGradient sets q_j = dL/dc_j for the aggregation L = agg(c):
+//
+//	logsumexp: L = (1/scale) log sum_j exp(scale c_j)  q = softmax(scale c)
+//	mean:      L = (1/C) sum_j c_j                     q_j = 1/C
+//	max:       L = max_j c_j                           q = onehot(argmax c)
+//	entropy:   L = sum_j p_j log p_j, p = softmax(c)   q_j = p_j (log p_j + H(p))
+func aggregationGradient(c []float64, agg Aggregation, scale float64, q []float64) {
+	switch agg {
+	case AggMean:
+		for j := range q {
+			q[j] = 1 / float64(len(q))
+		}
+	case AggMax:
+		best := 0
+		for j, v := range c {
+			if v > c[best] {
+				best = j
+			}
+		}
+		clear(q)
+		q[best] = 1
+	case AggEntropy:
+		// log p_j = c_j - m - log Z; H = -sum_j p_j log p_j.
+		m := maxOf(c)
+		var z float64
+		for j, v := range c {
+			q[j] = math.Exp(v - m)
+			z += q[j]
+		}
+		logZ := math.Log(z)
+		var h float64
+		for j, v := range c {
+			q[j] /= z
+			h -= q[j] * (v - m - logZ)
+		}
+		for j, v := range c {
+			q[j] *= v - m - logZ + h
+		}
+	default: // AggLogSumExp; Options.Validate rejects anything else.
+		softmaxScaled(q, c, scale)
+	}
+}
+
+// softmaxScaled sets dst = softmax(scale * x). scale must be >= 0.
+func softmaxScaled(dst, x []float64, scale float64) {
+	m := scale * maxOf(x)
+	var z float64
+	dst = dst[:len(x)]
+	for i, v := range x {
+		e := math.Exp(scale*v - m)
+		dst[i] = e
+		z += e
+	}
+	inv := 1 / z
+	for i := range dst {
+		dst[i] *= inv
+	}
+}
+
+func maxOf(x []float64) float64 {
+	m := x[0]
+	for _, v := range x[1:] {
+		m = max(m, v)
+	}
+	return m
+}
+
+// entropyNats returns the entropy, in nats, of softmax(alpha * d) for d with
+// max(d) = 0 and alpha >= 0: with z_i = alpha d_i <= 0 and Z = sum_i e^z_i,
+// H = log Z - sum_i e^z_i z_i / Z (one exp per template, no log per term).
+func entropyNats(d []float64, alpha float64) float64 {
+	h, _ := entropyVar(d, alpha)
+	return h
+}
+
+// bisectAlpha returns the step size alpha in [0, alphaMax] at which the
+// weights softmax(alpha d) have entropy target (nats), by bisection: the
+// entropy falls monotonically from log K at alpha = 0. It stops when the
+// bracket is within alphaAbsTol absolute or alphaRelTol relative, or after
+// alphaMaxIters halvings, and returns the bracket's midpoint. d must have
+// max(d) = 0 and not be constant; target must be below log K.
+//
+// The result is that of the plain bisection (bisectAlphaPlain in the tests),
+// but most midpoints are decided without evaluating the entropy: a few
+// safeguarded Newton steps first find points known to lie below (hLo) and
+// above (hHi) the root, and a midpoint outside (hLo, hHi) goes the way its
+// side says. Only midpoints between them are evaluated, with the same
+// arithmetic as the plain bisection. This takes the entropy evaluations per
+// frame from 17 to 30 down to about 6.
+func bisectAlpha(d []float64, target float64) float64 {
+	aLo, aHi := newtonBracket(d, target)
+	lo, hi := 0.0, alphaMax
+	for it := 0; it < alphaMaxIters; it++ {
+		width := hi - lo
+		mid := lo + width/2
+		if width <= alphaAbsTol || width <= alphaRelTol*mid {
+			break
+		}
+		above := mid <= aLo // H(mid) > target
+		if mid > aLo && mid < aHi {
+			above = entropyNats(d, mid) > target
+			if above {
+				aLo = mid
+			} else {
+				aHi = mid
+			}
+		}
+		if above {
+			lo = mid
+		} else {
+			hi = mid
+		}
+	}
+	return lo + (hi-lo)/2
+}
+
+// newtonBracket returns aLo < aHi with entropy(aLo) > target (or aLo = 0)
+// and entropy(aHi) <= target (or aHi = +Inf), both evaluated exactly as
+// entropyNats does, close around the root. It runs Newton's method on
+// H(alpha) - target, with H'(alpha) = -alpha Var_w(d), from the
+// second-order guess H(alpha) ~ log K - alpha^2 Var_uniform(d) / 2, falling
+// back to bisection (or doubling while no point above the root is known)
+// when a step leaves the bracket.
+func newtonBracket(d []float64, target float64) (aLo, aHi float64) {
+	aLo, aHi = 0, math.Inf(1)
+	var m1, m2 float64
+	for _, x := range d {
+		m1 += x
+		m2 += x * x
+	}
+	n := float64(len(d))
+	v0 := m2/n - (m1/n)*(m1/n)
+	alpha := alphaMax
+	if v0 > 0 {
+		alpha = min(math.Sqrt(2*(math.Log(n)-target)/v0), alphaMax)
+	}
+	for it := 0; it < 12; it++ {
+		h, v := entropyVar(d, alpha)
+		if h > target {
+			aLo = alpha
+		} else {
+			aHi = alpha
+		}
+		if aLo >= alphaMax || aHi-aLo <= 1e-6*aLo {
+			break
+		}
+		next := alpha + (h-target)/(alpha*v) // Newton: alpha - (h-target)/H'
+		switch {
+		case next > aLo && next < aHi && !math.IsNaN(next):
+			// Once close, step just past the root so that the bracket
+			// closes from both sides.
+			if step := next - alpha; math.Abs(step) < 1e-7*alpha {
+				next = alpha + math.Copysign(1e-7*alpha, step)
+			}
+		case math.IsInf(aHi, 1):
+			next = 2 * aLo
+		default:
+			next = aLo + (aHi-aLo)/2
+		}
+		alpha = min(next, alphaMax)
+	}
+	return aLo, aHi
+}
+
+// entropyVar returns the entropy in nats (see entropyNats) and the variance
+// of d under the weights softmax(alpha d). All entropy evaluations go
+// through it, so that every decision of the bisection sees the same bits.
+func entropyVar(d []float64, alpha float64) (h, v float64) {
+	var z, sz, s1, s2 float64
+	for _, x := range d {
+		t := alpha * x
+		e := math.Exp(t)
+		z += e
+		sz += e * t
+		s1 += e * x
+		s2 += e * x * x
+	}
+	m := s1 / z
+	return math.Log(z) - sz/z, max(s2/z-m*m, 0)
+}
+
+// entropyBits returns -sum_i w_i log2 w_i (terms with w_i = 0 count 0).
+func entropyBits(w []float64) float64 {
+	var h float64
+	for _, v := range w {
+		if v > 0 {
+			h -= v * math.Log(v)
+		}
+	}
+	return h / math.Ln2
+}
