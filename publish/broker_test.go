@@ -1,8 +1,8 @@
 package publish
 
 import (
-	"errors"
 	"context"
+	"errors"
 	"log/slog"
 	"net"
 	"strings"

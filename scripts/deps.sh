@@ -3,7 +3,7 @@
 # Usage: scripts/deps.sh run|test|none (none: only what NEED_NPM=1 adds)
 set -euo pipefail
 
-run_pkgs=(libopencv-dev pkg-config)
+run_pkgs=(libopencv-dev pkg-config mosquitto-clients)
 test_pkgs=(mosquitto python3-pil python3-numpy python3-skimage)
 
 case "${1:-run}" in
