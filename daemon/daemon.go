@@ -11,12 +11,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"sync"
 	"time"
 
 	"golang.org/x/sync/errgroup"
 
-	"github.com/autoclipd/autoclipd/autoclip"
 	"github.com/autoclipd/autoclipd/capture"
 	"github.com/autoclipd/autoclipd/config"
 	"github.com/autoclipd/autoclipd/inference"
@@ -119,7 +117,7 @@ func Run(ctx context.Context, cfg *config.Config, o Options) (err error) {
 		}
 	}()
 
-	enc := &encoder{img: model.Image}
+	enc := NewEncoder(model.Image)
 	g, gctx := errgroup.WithContext(ctx)
 	for i, cam := range cams {
 		cc := cfg.Cameras[i]
@@ -148,15 +146,9 @@ func Run(ctx context.Context, cfg *config.Config, o Options) (err error) {
 	return err
 }
 
-// labelSet is a label set with its classifier, ready to score.
-type labelSet struct {
-	set *config.LabelSet
-	clf *autoclip.Classifier
-}
-
 // loadLabelSets loads and encodes every label set a camera names.
-func loadLabelSets(cfg *config.Config, text *inference.TextEncoder, log *slog.Logger) (map[string]*labelSet, error) {
-	sets := map[string]*labelSet{}
+func loadLabelSets(cfg *config.Config, text *inference.TextEncoder, log *slog.Logger) (map[string]*LabelSet, error) {
+	sets := map[string]*LabelSet{}
 	for i, cc := range cfg.Cameras {
 		if _, ok := sets[cc.Labels]; ok {
 			continue
@@ -166,7 +158,7 @@ func loadLabelSets(cfg *config.Config, text *inference.TextEncoder, log *slog.Lo
 			return nil, cfg.Errorf(fmt.Sprintf("cameras[%d].labels", i), "%v", err)
 		}
 		start := time.Now()
-		ls, err := encodeLabelSet(set, text, cfg.AutoCLIP.Options())
+		ls, err := EncodeLabelSet(set, text, cfg.AutoCLIP.Options())
 		if err != nil {
 			return nil, err
 		}
@@ -176,42 +168,22 @@ func loadLabelSets(cfg *config.Config, text *inference.TextEncoder, log *slog.Lo
 	return sets, nil
 }
 
-// encodeLabelSet encodes every prompt of set and builds its classifier.
-func encodeLabelSet(set *config.LabelSet, text *inference.TextEncoder, opts autoclip.Options) (*labelSet, error) {
-	emb, err := text.Encode(set.Prompts())
-	if err != nil {
-		return nil, fmt.Errorf("label set %s: %w", set.Path, err)
-	}
-	clf, err := autoclip.New(emb, len(set.Templates), len(set.Classes), text.Dim(), opts)
-	if err != nil {
-		return nil, fmt.Errorf("label set %s: %w", set.Path, err)
-	}
-	return &labelSet{set: set, clf: clf}, nil
-}
-
-// encoder serialises access to the image encoder, whose tensors are reused.
-type encoder struct {
-	mu  sync.Mutex
-	img *inference.ImageEncoder
-}
-
 // scorer takes frames from one camera, encodes, classifies and publishes.
 type scorer struct {
 	cfg  *config.Config
 	cam  *capture.Camera
 	name string
-	set  *labelSet
+	set  *LabelSet
 	pre  *preprocess.Preprocessor
-	enc  *encoder
+	enc  *Encoder
 	pub  *publish.Publisher
 	log  *slog.Logger
 }
 
 func (s *scorer) run(ctx context.Context) error {
-	ws := s.set.clf.NewWorkspace(1)
-	d := s.enc.img.Dim()
-	emb := make([]float32, d)
-	top := make([]int, 0, s.cfg.MQTT.Top)
+	ws := s.set.Classifier.NewWorkspace(1)
+	emb := make([]float32, s.enc.Dim())
+	var top []int
 	for {
 		f, err := s.cam.Next(ctx)
 		if err != nil {
@@ -224,50 +196,28 @@ func (s *scorer) run(ctx context.Context) error {
 			}
 			return fmt.Errorf("camera %s: %w", s.name, err)
 		}
-		err = s.encode(f, emb)
+		err = s.enc.Embed(s.pre, f, emb)
 		seq, when := f.Seq, f.Time
 		f.Release()
 		if err != nil {
 			s.log.Error("encoding frame", "frame", seq, "err", err)
 			continue
 		}
-		res, err := s.set.clf.Classify(ws, emb, 1)
+		res, err := s.set.Classifier.Classify(ws, emb, 1)
 		if err != nil {
 			s.log.Error("scoring frame", "frame", seq, "err", err)
 			continue
 		}
-		r := res[0]
-		top = autoclip.TopK(r.Scores, s.cfg.MQTT.Top, top[:0])
 		msg := publish.Classification{
 			Device: s.cfg.Device, Camera: s.name, Frame: seq, Time: when,
-			LabelSet: s.set.set.Name, Method: string(s.set.clf.Options().Method),
-			Labels: make([]publish.LabelScore, len(top)),
+			LabelSet: s.set.Set.Name, Method: string(s.set.Classifier.Options().Method),
 		}
-		for i, j := range top {
-			msg.Labels[i] = publish.LabelScore{Label: s.set.set.Classes[j].Name, Score: r.Scores[j], Probability: r.Probs[j]}
+		msg.Labels, top = s.set.Labels(res[0], s.cfg.MQTT.Top, top)
+		if s.cfg.AutoCLIP.PublishWeights {
+			msg.Weights = s.set.Weights(res[0], 3)
 		}
 		if err := s.pub.PublishClassification(msg); err != nil {
 			s.log.Warn("publishing", "frame", seq, "err", err)
 		}
 	}
-}
-
-// encode preprocesses f into the encoder's input and copies the embedding
-// into emb.
-func (s *scorer) encode(f *capture.Frame, emb []float32) error {
-	s.enc.mu.Lock()
-	defer s.enc.mu.Unlock()
-	in, err := s.enc.img.Input(1)
-	if err != nil {
-		return err
-	}
-	if err := s.pre.Run(in, f.Data, f.Width, f.Height, 3*f.Width, preprocess.BGR); err != nil {
-		return err
-	}
-	out, err := s.enc.img.Run(1)
-	if err != nil {
-		return err
-	}
-	copy(emb, out)
-	return nil
 }

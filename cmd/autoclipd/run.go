@@ -1,0 +1,181 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"runtime"
+	"strings"
+
+	"github.com/autoclipd/autoclipd/config"
+	"github.com/autoclipd/autoclipd/daemon"
+)
+
+// Exit codes.
+const (
+	exitOK    = 0
+	exitError = 1
+	exitUsage = 2
+)
+
+const usage = `autoclipd classifies camera frames zero-shot with CLIP and publishes them over MQTT.
+
+Usage:
+  autoclipd run --config FILE            run the daemon
+  autoclipd check-config --config FILE   validate the config and its label sets, then exit
+  autoclipd demo [--out DIR]             write the demo model, video, labels and config (default DIR: demo)
+  autoclipd classify --config FILE [--labels SET] [--top N] [--json] IMAGE|VIDEO ...
+                                         classify images or sampled video frames once
+  autoclipd eval --images IMG.npy --text TXT.npy [--labels Y.npy] [--method M|all] ...
+                                         evaluate the scoring methods on exported embeddings
+  autoclipd tokenize (--model DIR | --vocab FILE) [TEXT ...]
+                                         print CLIP token ids, one line per text (or stdin line)
+  autoclipd preprocess --model DIR IMAGE --out T.npy
+                                         write the [3,H,W] tensor the image encoder would see
+  autoclipd version                      print the version
+
+Run 'autoclipd COMMAND -h' for a command's flags.
+`
+
+// run is the whole program: it parses args, runs a subcommand and returns the
+// exit code. Tests call it directly.
+func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return exitUsage
+	}
+	cmd, rest := args[0], args[1:]
+	var err error
+	switch cmd {
+	case "run":
+		err = cmdRun(ctx, rest, stderr)
+	case "check-config":
+		err = cmdCheckConfig(rest, stdout, stderr)
+	case "demo":
+		err = cmdDemo(rest, stdout, stderr)
+	case "eval":
+		err = cmdEval(rest, stdout, stderr)
+	case "tokenize":
+		err = cmdTokenize(rest, stdin, stdout, stderr)
+	case "preprocess":
+		err = cmdPreprocess(rest, stdout, stderr)
+	case "classify":
+		err = cmdClassify(ctx, rest, stdout, stderr)
+	case "version", "--version":
+		fmt.Fprintf(stdout, "autoclipd %s (%s, %s/%s)\n", version, runtime.Version(), runtime.GOOS, runtime.GOARCH)
+		return exitOK
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+		return exitOK
+	default:
+		fmt.Fprintf(stderr, "autoclipd: unknown command %q\n\n%s", cmd, usage)
+		return exitUsage
+	}
+	var ue usageError
+	switch {
+	case err == nil:
+		return exitOK
+	case errors.Is(err, flag.ErrHelp):
+		return exitOK
+	case errors.As(err, &ue):
+		fmt.Fprintf(stderr, "autoclipd %s: %v\n", cmd, ue.err)
+		return exitUsage
+	default:
+		fmt.Fprintf(stderr, "autoclipd: %s\n", oneLine(err.Error()))
+		return exitError
+	}
+}
+
+// usageError marks bad command-line arguments (exit code 2).
+type usageError struct{ err error }
+
+func (u usageError) Error() string { return u.err.Error() }
+
+func oneLine(s string) string {
+	return strings.Join(strings.Fields(strings.ReplaceAll(s, "\n", " ")), " ")
+}
+
+func newFlags(name string, stderr io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet("autoclipd "+name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	return fs
+}
+
+// flagErr passes -h through and marks other flag errors as usage errors.
+func flagErr(err error) error {
+	if errors.Is(err, flag.ErrHelp) {
+		return err
+	}
+	return usageError{err}
+}
+
+func parseFlags(fs *flag.FlagSet, args []string) error {
+	if err := fs.Parse(args); err != nil {
+		return flagErr(err)
+	}
+	if fs.NArg() > 0 {
+		return usageError{fmt.Errorf("unexpected argument %q", fs.Arg(0))}
+	}
+	return nil
+}
+
+func loadConfig(path string) (*config.Config, error) {
+	if path == "" {
+		return nil, usageError{errors.New("--config FILE is required")}
+	}
+	return config.Load(path)
+}
+
+func newLogger(w io.Writer, cfg config.Log) *slog.Logger {
+	var level slog.LevelVar
+	_ = level.UnmarshalText([]byte(cfg.Level))
+	opts := &slog.HandlerOptions{Level: &level}
+	if cfg.Format == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+func cmdRun(ctx context.Context, args []string, stderr io.Writer) error {
+	fs := newFlags("run", stderr)
+	path := fs.String("config", "", "config `FILE` (YAML)")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	cfg, err := loadConfig(*path)
+	if err != nil {
+		return err
+	}
+	log := newLogger(stderr, cfg.Log)
+	log.Info("autoclipd starting", "version", version, "config", cfg.Path)
+	return daemon.Run(ctx, cfg, daemon.Options{Log: log})
+}
+
+func cmdCheckConfig(args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("check-config", stderr)
+	path := fs.String("config", "", "config `FILE` (YAML)")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	cfg, err := loadConfig(*path)
+	if err != nil {
+		return err
+	}
+	seen := map[string]bool{}
+	for i, cam := range cfg.Cameras {
+		if seen[cam.Labels] {
+			continue
+		}
+		seen[cam.Labels] = true
+		set, err := config.LoadLabelSet(cfg.Labels.Dir, cam.Labels, cfg.Labels.Templates)
+		if err != nil {
+			return cfg.Errorf(fmt.Sprintf("cameras[%d].labels", i), "%v", err)
+		}
+		fmt.Fprintf(stdout, "label set %s: %d classes x %d templates\n", set.Name, len(set.Classes), len(set.Templates))
+	}
+	fmt.Fprintf(stdout, "%s: ok (%d cameras)\n", cfg.Path, len(cfg.Cameras))
+	return nil
+}
