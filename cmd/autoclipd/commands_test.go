@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"github.com/sbinet/npyio"
 	"math"
 	"math/rand/v2"
 	"os"
@@ -167,7 +168,22 @@ func TestEvalCommand(t *testing.T) {
 	if err := writeNPYFloat32(txtPath, txt32, k, c, d); err != nil {
 		t.Fatal(err)
 	}
-	lblPath := write("y.npy", labels, n)
+	// Labels are integers, as users export them (np.int64).
+	lblPath := filepath.Join(dir, "y.npy")
+	ints := make([]int64, n)
+	for i, v := range labels {
+		ints[i] = int64(v)
+	}
+	lf, err := os.Create(lblPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := npyio.Write(lf, ints); err != nil {
+		t.Fatal(err)
+	}
+	if err := lf.Close(); err != nil {
+		t.Fatal(err)
+	}
 	scores := filepath.Join(dir, "s.npy")
 	weights := filepath.Join(dir, "w.npy")
 	out, errOut, code := runCmd(t, "", "eval", "--images", imgPath, "--text", txtPath, "--labels", lblPath, "--method", "all", "--out-scores", scores, "--out-weights", weights)
@@ -229,8 +245,9 @@ func TestClassifyCommand(t *testing.T) {
 	}
 	const w, h = 64, 48
 	img := make([]byte, 3*w*h)
+	green := colours["green"]
 	for i := 0; i < w*h; i++ {
-		copy(img[3*i:], colours["green"][:])
+		copy(img[3*i:], green[:])
 	}
 	png := filepath.Join(dir, "green.png")
 	if err := capture.WriteImage(png, w, h, img); err != nil {
