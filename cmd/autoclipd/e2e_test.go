@@ -125,7 +125,7 @@ func TestEndToEnd(t *testing.T) {
 
 	want := len(e2eColours) * e2eSegment
 	var got []classification
-	sawOnline := false
+	sawOnline, sawStatus := false, false
 	deadline := time.Now().Add(60 * time.Second)
 	// The video is paced at 10 fps; latest-frame-wins may skip frames under
 	// load, but the last frame is always scored.
@@ -147,6 +147,21 @@ func TestEndToEnd(t *testing.T) {
 				t.Fatalf("classification %s: %v", m.Payload, err)
 			}
 			got = append(got, c)
+		case "test/e2e-1/labels/colours/status":
+			var st struct {
+				State     string `json:"state"`
+				Error     string `json:"error"`
+				Classes   int    `json:"classes"`
+				Templates int    `json:"templates"`
+				Loaded    string `json:"loaded"`
+			}
+			if err := json.Unmarshal(m.Payload, &st); err != nil {
+				t.Fatalf("label status %s: %v", m.Payload, err)
+			}
+			if st.State != "ok" || st.Error != "" || st.Classes != len(modelgen.DemoColours()) || st.Templates < 40 {
+				t.Errorf("label status %s (retained %v), want ok with %d classes", m.Payload, m.Retained, len(modelgen.DemoColours()))
+			}
+			sawStatus = true
 		default:
 			t.Errorf("unexpected topic %q", m.Topic)
 		}
@@ -162,6 +177,9 @@ func TestEndToEnd(t *testing.T) {
 	}
 	if !sawOnline {
 		t.Error("no online status message")
+	}
+	if !sawStatus {
+		t.Error("no label set status message")
 	}
 	if len(got) == 0 || got[len(got)-1].Frame != uint64(want) {
 		t.Fatalf("got %d classifications, not up to frame %d (log:\n%s)", len(got), want, stderr.String())
@@ -209,5 +227,9 @@ func TestEndToEnd(t *testing.T) {
 	m, err := late.Next(5 * time.Second)
 	if err != nil || string(m.Payload) != "offline" || !m.Retained {
 		t.Errorf("retained status after shutdown: %v (%v), want retained offline", m, err)
+	}
+	lateSet := mqtttest.Subscribe(t, broker, "test/e2e-1/labels/colours/status")
+	if m, err := lateSet.Next(5 * time.Second); err != nil || !m.Retained || !strings.Contains(string(m.Payload), `"state":"ok"`) {
+		t.Errorf("retained label set status: %v (%v), want retained ok", m, err)
 	}
 }

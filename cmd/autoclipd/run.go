@@ -7,8 +7,11 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
+	"os/signal"
 	"runtime"
 	"strings"
+	"syscall"
 
 	"github.com/autoclipd/autoclipd/config"
 	"github.com/autoclipd/autoclipd/daemon"
@@ -151,7 +154,37 @@ func cmdRun(ctx context.Context, args []string, stderr io.Writer) error {
 	}
 	log := newLogger(stderr, cfg.Log)
 	log.Info("autoclipd starting", "version", version, "config", cfg.Path)
-	return daemon.Run(ctx, cfg, daemon.Options{Log: log})
+	return daemon.Run(ctx, cfg, daemon.Options{Log: log, Reload: watchHangup(ctx, cfg.Path, log)})
+}
+
+// watchHangup re-reads the config file on every SIGHUP and delivers the
+// configs that load; one that does not is logged and ignored.
+func watchHangup(ctx context.Context, path string, log *slog.Logger) <-chan *config.Config {
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	out := make(chan *config.Config)
+	go func() {
+		defer signal.Stop(hup)
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-hup:
+			}
+			cfg, err := config.Load(path)
+			if err != nil {
+				log.Error("config reload: keeping the running config", "err", oneLine(err.Error()))
+				continue
+			}
+			log.Info("config reloaded", "config", path)
+			select {
+			case out <- cfg:
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	return out
 }
 
 func cmdCheckConfig(args []string, stdout, stderr io.Writer) error {

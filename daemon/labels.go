@@ -1,0 +1,185 @@
+package daemon
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/autoclipd/autoclipd/autoclip"
+	"github.com/autoclipd/autoclipd/config"
+)
+
+// SetStatus is a label set's state, published retained on
+// <prefix>/<device>/labels/<set>/status.
+type SetStatus struct {
+	State     string    `json:"state"` // "ok" or "error"
+	Error     string    `json:"error,omitempty"`
+	Classes   int       `json:"classes"`
+	Templates int       `json:"templates"`
+	Loaded    time.Time `json:"loaded"` // when the active version was loaded (zero: never)
+}
+
+// LoadFunc parses a label set from disk.
+type LoadFunc func(name string) (*config.LabelSet, error)
+
+// EncodeFunc turns a parsed label set into a scoring-ready one.
+type EncodeFunc func(set *config.LabelSet) (*LabelSet, error)
+
+// LabelSets holds the active version of every label set in use. Frames read
+// the active version with Get (one atomic load: a frame is scored entirely
+// with one set); Reload parses and encodes a new version off the frame path
+// and swaps it in only when it is good. A bad file or a removed one keeps the
+// last good version active; the status says why.
+type LabelSets struct {
+	load   LoadFunc
+	encode EncodeFunc
+	status func(name string, st SetStatus)
+	log    *slog.Logger
+
+	encMu sync.Mutex // one encoding at a time: the text encoder is not concurrent
+	mu    sync.Mutex
+	sets  map[string]*setEntry
+	reloads, failures atomic.Uint64
+}
+
+type setEntry struct {
+	cur    atomic.Pointer[LabelSet]
+	status SetStatus
+	users  int
+}
+
+// NewLabelSets builds an empty registry. status (may be nil) is called with
+// every status change.
+func NewLabelSets(load LoadFunc, encode EncodeFunc, status func(string, SetStatus), log *slog.Logger) *LabelSets {
+	if status == nil {
+		status = func(string, SetStatus) {}
+	}
+	return &LabelSets{load: load, encode: encode, status: status, log: log, sets: map[string]*setEntry{}}
+}
+
+// Get returns the active version of set name, nil when it never loaded.
+func (l *LabelSets) Get(name string) *LabelSet {
+	l.mu.Lock()
+	e := l.sets[name]
+	l.mu.Unlock()
+	if e == nil {
+		return nil
+	}
+	return e.cur.Load()
+}
+
+// Status returns the set's status and whether the set is known.
+func (l *LabelSets) Status(name string) (SetStatus, bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	e := l.sets[name]
+	if e == nil {
+		return SetStatus{}, false
+	}
+	return e.status, true
+}
+
+// Names lists the sets in use, sorted.
+func (l *LabelSets) Names() []string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	names := make([]string, 0, len(l.sets))
+	for n := range l.sets {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}
+
+// Counts returns how many reloads succeeded and failed.
+func (l *LabelSets) Counts() (ok, failed uint64) { return l.reloads.Load(), l.failures.Load() }
+
+// Use marks set name as used by one more camera and loads it if it is new.
+// The error is the load error; the set stays registered either way so a
+// later fix of the file loads it.
+func (l *LabelSets) Use(name string) error {
+	l.mu.Lock()
+	e := l.sets[name]
+	if e == nil {
+		e = &setEntry{}
+		l.sets[name] = e
+	}
+	e.users++
+	fresh := e.users == 1 && e.cur.Load() == nil && e.status.State == ""
+	l.mu.Unlock()
+	if fresh {
+		return l.Reload(name)
+	}
+	return nil
+}
+
+// Release drops one camera's use of set name; an unused set is forgotten.
+func (l *LabelSets) Release(name string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if e := l.sets[name]; e != nil {
+		e.users--
+		if e.users <= 0 {
+			delete(l.sets, name)
+		}
+	}
+}
+
+// Reload parses and encodes set name again and, when that works, makes it
+// the active version. Sets no camera uses are ignored.
+func (l *LabelSets) Reload(name string) error {
+	l.mu.Lock()
+	_, used := l.sets[name]
+	l.mu.Unlock()
+	if !used {
+		return nil
+	}
+	start := time.Now()
+	set, err := l.load(name)
+	var ls *LabelSet
+	if err == nil {
+		l.encMu.Lock()
+		ls, err = l.encode(set)
+		l.encMu.Unlock()
+	}
+	l.mu.Lock()
+	e := l.sets[name]
+	if e == nil { // released meanwhile
+		l.mu.Unlock()
+		return nil
+	}
+	if err != nil {
+		l.failures.Add(1)
+		st := e.status
+		st.State = "error"
+		st.Error = err.Error()
+		if errors.Is(err, fs.ErrNotExist) && e.cur.Load() != nil {
+			st.Error = fmt.Sprintf("%v; keeping the last good version", err)
+		}
+		e.status = st
+		l.mu.Unlock()
+		if prev := e.cur.Load(); prev != nil {
+			l.log.Error("label set: keeping the last good version", "set", name, "err", err)
+		} else {
+			l.log.Error("label set: not loaded; cameras using it wait", "set", name, "err", err)
+		}
+		l.status(name, st)
+		return err
+	}
+	e.cur.Store(ls)
+	st := SetStatus{State: "ok", Classes: len(set.Classes), Templates: len(set.Templates), Loaded: time.Now().UTC()}
+	e.status = st
+	l.mu.Unlock()
+	l.reloads.Add(1)
+	l.log.Info("label set loaded", "set", name, "classes", st.Classes, "templates", st.Templates, "took", time.Since(start).Round(time.Millisecond))
+	l.status(name, st)
+	return nil
+}
+
+// Options returns the classifier options of the active version of name.
+func (ls *LabelSet) Options() autoclip.Options { return ls.Classifier.Options() }
