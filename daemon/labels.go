@@ -41,9 +41,9 @@ type LabelSets struct {
 	status func(name string, st SetStatus)
 	log    *slog.Logger
 
-	encMu sync.Mutex // one encoding at a time: the text encoder is not concurrent
-	mu    sync.Mutex
-	sets  map[string]*setEntry
+	encMu             sync.Mutex // one encoding at a time: the text encoder is not concurrent
+	mu                sync.Mutex
+	sets              map[string]*setEntry
 	reloads, failures atomic.Uint64
 }
 
