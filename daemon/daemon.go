@@ -58,6 +58,9 @@ type Options struct {
 	Reload <-chan *config.Config
 	// ShutdownTimeout bounds the shutdown (default 10 s).
 	ShutdownTimeout time.Duration
+	// Times, if set, receives each batch's preprocessing and encoding time
+	// and size.
+	Times StageTimes
 }
 
 // daemon is one run's state.
@@ -170,7 +173,7 @@ func Run(ctx context.Context, cfg *config.Config, o Options) (err error) {
 		}
 	}
 
-	d.batcher = NewBatcher(model.Image, 5*time.Millisecond, maxBatch, nil)
+	d.batcher = NewBatcher(model.Image, 5*time.Millisecond, maxBatch, o.Times)
 	bctx, stopBatcher := context.WithCancel(context.Background())
 	batcherDone := make(chan struct{})
 	go func() {

@@ -4,10 +4,12 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -150,5 +152,43 @@ func must(t *testing.T, err error) {
 	t.Helper()
 	if err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestHangupReloadsConfig sends this process SIGHUP: the config file is read
+// again and delivered; a broken file is logged and not delivered.
+func TestHangupReloadsConfig(t *testing.T) {
+	path := writeE2E(t, "127.0.0.1:1", "")
+	var logs syncBuffer
+	log := slog.New(slog.NewTextHandler(&logs, nil))
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	ch := watchHangup(ctx, path, log)
+	hup := func() {
+		t.Helper()
+		if err := syscall.Kill(os.Getpid(), syscall.SIGHUP); err != nil {
+			t.Fatal(err)
+		}
+	}
+	hup()
+	select {
+	case cfg := <-ch:
+		if cfg.Device != "e2e-1" {
+			t.Errorf("reloaded device %q", cfg.Device)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("no config after SIGHUP")
+	}
+	if err := os.WriteFile(path, []byte("device: [\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	hup()
+	select {
+	case cfg := <-ch:
+		t.Fatalf("a broken config was delivered: %+v", cfg)
+	case <-time.After(2 * time.Second):
+	}
+	if !strings.Contains(logs.String(), "config reload: keeping the running config") || !strings.Contains(logs.String(), "config.yaml:1") {
+		t.Errorf("broken reload not logged with file:line:\n%s", logs.String())
 	}
 }
