@@ -35,7 +35,7 @@ var templateSets = map[string][]string{
 		"a photo of a {} in harsh sunlight.",
 		"a backlit photo of a {}.",
 		"an overexposed photo of a {}.",
-		"an infrared camera image of a {}.",
+		"a photo of a {} at dusk.",
 		// viewpoint and framing
 		"a close-up photo of a {}.",
 		"a photo of a {} seen from far away.",
@@ -56,7 +56,7 @@ var templateSets = map[string][]string{
 		"a painting of a {}.",
 		"a cartoon {}.",
 		"a 3d render of a {}.",
-		"a black and white photo of a {}.",
+		"a low-poly render of a {}.",
 		"a pixelated image of a {}.",
 		// context
 		"a photo of a {} outdoors.",

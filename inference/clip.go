@@ -18,13 +18,14 @@ type Model struct {
 	Preprocess preprocess.Config
 }
 
-// LoadModel loads the model in dir (see FindModelFiles).
+// LoadModel loads the model in dir, in any layout FindModelVariant knows,
+// with the Hugging Face variant o.Variant.
 func LoadModel(rt *Runtime, dir string, o Options, log *slog.Logger) (*Model, error) {
-	files, err := FindModelFiles(dir)
+	files, err := FindModelVariant(dir, o.Variant)
 	if err != nil {
 		return nil, err
 	}
-	pre, err := preprocess.LoadConfig(files.Preprocessor)
+	pre, err := files.PreprocessConfig()
 	if err != nil {
 		return nil, err
 	}

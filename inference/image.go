@@ -13,6 +13,10 @@ type Options struct {
 	Threads int
 	// MaxBatch is the largest image batch (default 1).
 	MaxBatch int
+	// Variant picks a Hugging Face model variant: "" for
+	// onnx/{vision,text}_model.onnx, "fp16" for onnx/vision_model_fp16.onnx,
+	// "quantized", "int8", "uint8", "q4", ...: see FindModelVariant.
+	Variant string
 }
 
 func newSessionOptions(o Options) (*ort.SessionOptions, error) {
@@ -49,14 +53,19 @@ type ImageEncoder struct {
 	closed     bool
 }
 
+// imageBatch holds the tensors of one batch size. inF and outF are the
+// float32 views callers see: the tensors' own data for a float32 model,
+// staging buffers converted on Run for a float16 one.
 type imageBatch struct {
-	in  *ort.Tensor[float32]
-	out *ort.Tensor[float32]
+	in, out   ort.Value
+	inF, outF []float32
 }
 
 // NewImageEncoder opens the image encoder at path. It reads the input (a
-// float32 [N,3,H,W] tensor, preferably named pixel_values) and the output (a
-// float32 [N,D] tensor, preferably named image_embeds) from the file.
+// float32 or float16 [N,3,H,W] tensor, preferably named pixel_values, or
+// image as Immich names it) and the output (a float32 or float16 [N,D]
+// tensor, preferably named image_embeds) from the file. A fixed batch axis
+// (Immich exports) is honoured: smaller batches run padded to it.
 func NewImageEncoder(rt *Runtime, path string, o Options) (*ImageEncoder, error) {
 	if rt == nil || rt.closed {
 		return nil, fmt.Errorf("inference: runtime is not open")
@@ -65,14 +74,18 @@ func NewImageEncoder(rt *Runtime, path string, o Options) (*ImageEncoder, error)
 	if err != nil {
 		return nil, err
 	}
-	in, ok := pick(ins, "pixel_values", func(t TensorInfo) bool {
+	want := "pixel_values"
+	if len(ins) == 1 && ins[0].Name == "image" {
+		want = "image"
+	}
+	in, ok := pick(ins, want, func(t TensorInfo) bool {
 		return len(t.Shape) == 4 && (t.Shape[1] == 3 || t.Shape[1] < 0)
 	})
 	if !ok {
 		return nil, fmt.Errorf("%s: no image input of shape [N,3,H,W] (inputs: %s)", path, describe(ins))
 	}
-	if in.Type != ort.TensorElementDataTypeFloat {
-		return nil, fmt.Errorf("%s: image input %s is %s, want float32", path, in.Name, in.Type)
+	if !isFloatType(in.Type) {
+		return nil, fmt.Errorf("%s: image input %s is %s, want float32 or float16", path, in.Name, typeName(in.Type))
 	}
 	if in.Shape[2] <= 0 || in.Shape[3] <= 0 {
 		return nil, fmt.Errorf("%s: image input %s has dynamic height/width %v; the model must fix its input size", path, in.Name, in.Shape)
@@ -81,8 +94,8 @@ func NewImageEncoder(rt *Runtime, path string, o Options) (*ImageEncoder, error)
 	if !ok {
 		return nil, fmt.Errorf("%s: no embedding output of shape [N,D] (outputs: %s)", path, describe(outs))
 	}
-	if out.Type != ort.TensorElementDataTypeFloat {
-		return nil, fmt.Errorf("%s: output %s is %s, want float32", path, out.Name, out.Type)
+	if !isFloatType(out.Type) {
+		return nil, fmt.Errorf("%s: output %s is %s, want float32 or float16", path, out.Name, typeName(out.Type))
 	}
 	so, err := newSessionOptions(o)
 	if err != nil {
@@ -134,7 +147,7 @@ func (e *ImageEncoder) Input(b int) ([]float32, error) {
 	if err != nil {
 		return nil, err
 	}
-	return t.in.GetData()[:b*3*e.h*e.w], nil
+	return t.inF[:b*3*e.h*e.w], nil
 }
 
 // Run encodes the batch of b images in Input(b) and returns [b][D]
@@ -144,10 +157,16 @@ func (e *ImageEncoder) Run(b int) ([]float32, error) {
 	if err != nil {
 		return nil, err
 	}
+	if in, ok := t.in.(*ort.CustomDataTensor); ok {
+		toHalf(in.GetData(), t.inF)
+	}
 	if err := e.sess.Run([]ort.Value{t.in}, []ort.Value{t.out}); err != nil {
 		return nil, fmt.Errorf("%s: %w", e.path, err)
 	}
-	out := t.out.GetData()[:b*e.d]
+	if out, ok := t.out.(*ort.CustomDataTensor); ok {
+		fromHalf(t.outF, out.GetData())
+	}
+	out := t.outF[:b*e.d]
 	for i := 0; i < b; i++ {
 		if err := normalize(out[i*e.d : (i+1)*e.d]); err != nil {
 			return nil, fmt.Errorf("%s: image %d: %w", e.path, i, err)
@@ -170,7 +189,7 @@ func (e *ImageEncoder) batch(b int) (*imageBatch, error) {
 	if t, ok := e.batches[n]; ok {
 		return t, nil
 	}
-	in, err := ort.NewEmptyTensor[float32](ort.NewShape(int64(n), 3, int64(e.h), int64(e.w)))
+	in, inF, err := newFloatTensor(e.in.Type, ort.NewShape(int64(n), 3, int64(e.h), int64(e.w)))
 	if err != nil {
 		return nil, err
 	}
@@ -191,12 +210,12 @@ func (e *ImageEncoder) batch(b int) (*imageBatch, error) {
 		d = int(shape[1])
 		e.d = d
 	}
-	out, err := ort.NewEmptyTensor[float32](ort.NewShape(int64(n), int64(d)))
+	out, outF, err := newFloatTensor(e.out.Type, ort.NewShape(int64(n), int64(d)))
 	if err != nil {
 		in.Destroy()
 		return nil, err
 	}
-	t := &imageBatch{in: in, out: out}
+	t := &imageBatch{in: in, out: out, inF: inF, outF: outF}
 	e.batches[n] = t
 	return t, nil
 }
@@ -229,4 +248,28 @@ func normalize(v []float32) error {
 		v[i] *= inv
 	}
 	return nil
+}
+
+// isFloatType reports whether t is an element type the encoders convert
+// float32 to and from.
+func isFloatType(t ort.TensorElementDataType) bool {
+	return t == ort.TensorElementDataTypeFloat || t == ort.TensorElementDataTypeFloat16
+}
+
+// newFloatTensor allocates a tensor of type typ (float32 or float16) and
+// returns it with its float32 view: the tensor's data for float32, a
+// staging buffer for float16.
+func newFloatTensor(typ ort.TensorElementDataType, shape ort.Shape) (ort.Value, []float32, error) {
+	if typ == ort.TensorElementDataTypeFloat16 {
+		t, err := ort.NewCustomDataTensor(shape, make([]byte, 2*shape.FlattenedSize()), typ)
+		if err != nil {
+			return nil, nil, err
+		}
+		return t, make([]float32, shape.FlattenedSize()), nil
+	}
+	t, err := ort.NewEmptyTensor[float32](shape)
+	if err != nil {
+		return nil, nil, err
+	}
+	return t, t.GetData(), nil
 }

@@ -2,71 +2,10 @@ package inference
 
 import (
 	"fmt"
-	"os"
-	"path/filepath"
 	"strings"
 
 	ort "github.com/yalue/onnxruntime_go"
 )
-
-// Layout names a model folder layout.
-type Layout string
-
-// Known layouts.
-const (
-	// LayoutHF is the Hugging Face layout (e.g. Xenova/clip-vit-base-patch32):
-	// onnx/vision_model.onnx, onnx/text_model.onnx, tokenizer.json,
-	// preprocessor_config.json.
-	LayoutHF Layout = "huggingface"
-)
-
-// ModelFiles are the files of a model folder.
-type ModelFiles struct {
-	Dir          string
-	Layout       Layout
-	Vision       string // image encoder .onnx
-	Text         string // text encoder .onnx
-	Tokenizer    string // tokenizer.json or merges file
-	Preprocessor string // preprocessor_config.json
-}
-
-// hfFiles are the Hugging Face layout's files, relative to the folder.
-var hfFiles = []string{"onnx/vision_model.onnx", "onnx/text_model.onnx", "tokenizer.json", "preprocessor_config.json"}
-
-// FindModelFiles checks that dir holds a model in a known layout and returns
-// its files. A folder that fits no layout gets an error listing what is
-// missing and what was expected.
-func FindModelFiles(dir string) (ModelFiles, error) {
-	st, err := os.Stat(dir)
-	if err != nil {
-		if os.IsNotExist(err) {
-			return ModelFiles{}, fmt.Errorf("model.dir %s: no such folder", dir)
-		}
-		return ModelFiles{}, fmt.Errorf("model.dir %s: %w", dir, err)
-	}
-	if !st.IsDir() {
-		return ModelFiles{}, fmt.Errorf("model.dir %s: not a folder", dir)
-	}
-	var missing []string
-	for _, f := range hfFiles {
-		st, err := os.Stat(filepath.Join(dir, f))
-		if err != nil || st.IsDir() || st.Size() == 0 {
-			missing = append(missing, f)
-		}
-	}
-	if len(missing) > 0 {
-		return ModelFiles{}, fmt.Errorf("model.dir %s: missing %s (expected the Hugging Face layout: %s)",
-			dir, strings.Join(missing, ", "), strings.Join(hfFiles, ", "))
-	}
-	return ModelFiles{
-		Dir:          dir,
-		Layout:       LayoutHF,
-		Vision:       filepath.Join(dir, hfFiles[0]),
-		Text:         filepath.Join(dir, hfFiles[1]),
-		Tokenizer:    filepath.Join(dir, hfFiles[2]),
-		Preprocessor: filepath.Join(dir, hfFiles[3]),
-	}, nil
-}
 
 // TensorInfo describes one input or output of a model.
 type TensorInfo struct {
@@ -75,15 +14,45 @@ type TensorInfo struct {
 	Type  ort.TensorElementDataType
 }
 
+// String formats the tensor as "name type[dims]", -1 for a dynamic axis.
 func (t TensorInfo) String() string {
-	return fmt.Sprintf("%s %s%v", t.Name, t.Type, t.Shape)
+	return fmt.Sprintf("%s %s%v", t.Name, typeName(t.Type), t.Shape)
+}
+
+// typeName is the short name of an element type, as numpy spells it.
+func typeName(t ort.TensorElementDataType) string {
+	switch t {
+	case ort.TensorElementDataTypeFloat:
+		return "float32"
+	case ort.TensorElementDataTypeFloat16:
+		return "float16"
+	case ort.TensorElementDataTypeBFloat16:
+		return "bfloat16"
+	case ort.TensorElementDataTypeDouble:
+		return "float64"
+	case ort.TensorElementDataTypeInt64:
+		return "int64"
+	case ort.TensorElementDataTypeInt32:
+		return "int32"
+	case ort.TensorElementDataTypeInt16:
+		return "int16"
+	case ort.TensorElementDataTypeInt8:
+		return "int8"
+	case ort.TensorElementDataTypeUint8:
+		return "uint8"
+	case ort.TensorElementDataTypeBool:
+		return "bool"
+	case ort.TensorElementDataTypeString:
+		return "string"
+	}
+	return strings.TrimPrefix(t.String(), "ONNX_TENSOR_ELEMENT_DATA_TYPE_")
 }
 
 // readIO returns the inputs and outputs of an ONNX file.
 func readIO(path string) (in, out []TensorInfo, err error) {
 	ins, outs, err := ort.GetInputOutputInfo(path)
 	if err != nil {
-		return nil, nil, fmt.Errorf("%s: not a loadable ONNX model: %w", path, err)
+		return nil, nil, fmt.Errorf("%s: not a loadable ONNX model: %s", path, oneLine(err))
 	}
 	conv := func(list []ort.InputOutputInfo) []TensorInfo {
 		res := make([]TensorInfo, 0, len(list))

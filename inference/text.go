@@ -74,8 +74,8 @@ func NewTextEncoder(rt *Runtime, path string, tok *tokenizer.Tokenizer, o Option
 	if !ok {
 		return nil, fmt.Errorf("%s: no embedding output of shape [N,D] (outputs: %s)", path, describe(outs))
 	}
-	if out.Type != ort.TensorElementDataTypeFloat {
-		return nil, fmt.Errorf("%s: output %s is %s, want float32", path, out.Name, out.Type)
+	if !isFloatType(out.Type) {
+		return nil, fmt.Errorf("%s: output %s is %s, want float32 or float16", path, out.Name, typeName(out.Type))
 	}
 	e.out = out
 	if ids.Shape[1] > 0 {
@@ -198,16 +198,23 @@ func (e *TextEncoder) encodeBatch(prompts []string) ([]float32, error) {
 		return nil, fmt.Errorf("%s: %w", e.path, err)
 	}
 	defer outs[0].Destroy()
-	t, ok := outs[0].(*ort.Tensor[float32])
-	if !ok {
-		return nil, fmt.Errorf("%s: output %s is not a float32 tensor", e.path, e.out.Name)
-	}
-	shapeOut := t.GetShape()
+	shapeOut := outs[0].(interface{ GetShape() ort.Shape }).GetShape()
 	if len(shapeOut) != 2 || int(shapeOut[0]) != rows || shapeOut[1] < 1 {
 		return nil, fmt.Errorf("%s: output %s has shape %v, want [%d,D]", e.path, e.out.Name, shapeOut, rows)
 	}
 	d := int(shapeOut[1])
-	res := append([]float32(nil), t.GetData()[:n*d]...)
+	res := make([]float32, n*d)
+	switch t := outs[0].(type) {
+	case *ort.Tensor[float32]:
+		copy(res, t.GetData())
+	case *ort.CustomDataTensor:
+		if ort.TensorElementDataType(t.DataType()) != ort.TensorElementDataTypeFloat16 {
+			return nil, fmt.Errorf("%s: output %s is not a float32 or float16 tensor", e.path, e.out.Name)
+		}
+		fromHalf(res, t.GetData())
+	default:
+		return nil, fmt.Errorf("%s: output %s is not a float32 or float16 tensor", e.path, e.out.Name)
+	}
 	for i := 0; i < n; i++ {
 		if err := normalize(res[i*d : (i+1)*d]); err != nil {
 			return nil, fmt.Errorf("%s: prompt %q: %w", e.path, prompts[i], err)

@@ -101,6 +101,7 @@ type MosquittoServer struct {
 	cmd    *exec.Cmd
 	exited <-chan error // receives the exit status of cmd
 	out    *syncBuffer
+	tls    bool
 }
 
 // StartMosquitto starts mosquitto (from $PATH, else /usr/sbin/mosquitto) on
@@ -108,6 +109,28 @@ type MosquittoServer struct {
 // allowed, no persistence) and waits until it accepts connections. The
 // broker is stopped by t.Cleanup; its log is printed if the test failed.
 func StartMosquitto(t testing.TB) *MosquittoServer {
+	t.Helper()
+	return StartMosquittoWith(t, MosquittoConfig{})
+}
+
+// MosquittoConfig adds to the configuration StartMosquittoWith writes.
+type MosquittoConfig struct {
+	// TLS, when set, makes the listener a TLS one with these files
+	// (cafile, certfile, keyfile); see NewPKI.
+	TLS *TLSFiles
+	// RequireCertificate makes mosquitto require a client certificate
+	// signed by TLS.CA (require_certificate true).
+	RequireCertificate bool
+}
+
+// TLSFiles are the PEM files of a TLS listener.
+type TLSFiles struct {
+	CA, Cert, Key string
+}
+
+// StartMosquittoWith is StartMosquitto with a TLS listener when c.TLS is
+// set. Its URL is then ssl://Addr().
+func StartMosquittoWith(t testing.TB, c MosquittoConfig) *MosquittoServer {
 	t.Helper()
 	bin, err := exec.LookPath("mosquitto")
 	if err != nil {
@@ -119,6 +142,9 @@ func StartMosquitto(t testing.TB) *MosquittoServer {
 	port := FreePort(t)
 	conf := filepath.Join(t.TempDir(), "mosquitto.conf")
 	cfg := fmt.Sprintf("listener %d 127.0.0.1\nallow_anonymous true\npersistence false\nlog_dest stderr\nlog_type error\nlog_type warning\nlog_type notice\nlog_type information\nlog_timestamp_format %%H:%%M:%%S\n", port)
+	if c.TLS != nil {
+		cfg += fmt.Sprintf("cafile %s\ncertfile %s\nkeyfile %s\nrequire_certificate %t\n", c.TLS.CA, c.TLS.Cert, c.TLS.Key, c.RequireCertificate)
+	}
 	if err := os.WriteFile(conf, []byte(cfg), 0o600); err != nil {
 		t.Fatalf("mqtttest: write %s: %v", conf, err)
 	}
@@ -128,6 +154,7 @@ func StartMosquitto(t testing.TB) *MosquittoServer {
 		conf: conf,
 		addr: net.JoinHostPort("127.0.0.1", strconv.Itoa(port)),
 		out:  &syncBuffer{},
+		tls:  c.TLS != nil,
 	}
 	t.Cleanup(func() {
 		m.Stop()
@@ -142,8 +169,16 @@ func StartMosquitto(t testing.TB) *MosquittoServer {
 // Addr is the broker's address, host:port.
 func (m *MosquittoServer) Addr() string { return m.addr }
 
-// URL is tcp://Addr().
-func (m *MosquittoServer) URL() string { return "tcp://" + m.addr }
+// URL is tcp://Addr(), or ssl://Addr() for a TLS listener.
+func (m *MosquittoServer) URL() string {
+	if m.tls {
+		return "ssl://" + m.addr
+	}
+	return "tcp://" + m.addr
+}
+
+// Log returns what the broker logged so far.
+func (m *MosquittoServer) Log() string { return m.out.String() }
 
 // Start starts the broker again after Stop or Kill, on the same port, and
 // waits until it accepts connections. It does nothing if it is running.
