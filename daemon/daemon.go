@@ -21,6 +21,7 @@ import (
 	"github.com/autoclipd/autoclipd/config"
 	"github.com/autoclipd/autoclipd/inference"
 	"github.com/autoclipd/autoclipd/inference/preprocess"
+	"github.com/autoclipd/autoclipd/inference/textcache"
 	"github.com/autoclipd/autoclipd/publish"
 )
 
@@ -65,12 +66,13 @@ type Options struct {
 
 // daemon is one run's state.
 type daemon struct {
-	log     *slog.Logger
-	notify  Notifier
-	model   *inference.Model
-	batcher *Batcher
-	sets    *LabelSets
-	pub     *publish.Publisher
+	log       *slog.Logger
+	notify    Notifier
+	model     *inference.Model
+	batcher   *Batcher
+	sets      *LabelSets
+	textCache *textcache.Cache
+	pub       *publish.Publisher
 
 	mu   sync.Mutex
 	cfg  *config.Config
@@ -185,6 +187,27 @@ func Run(ctx context.Context, cfg *config.Config, o Options) (err error) {
 		<-batcherDone
 	}()
 
+	// Label files hot-reload: the watcher reports each changed set, which
+	// is parsed, encoded and swapped in here, off the frame path.
+	wctx, stopWatch := context.WithCancel(context.Background())
+	watcher := config.NewLabelWatcher(cfg.Labels.Dir, cfg.Labels.Templates, log.With("component", "labels"))
+	watchDone := make(chan struct{})
+	go func() {
+		if err := watcher.Run(wctx); err != nil {
+			log.Error("label watcher", "err", err)
+		}
+	}()
+	go func() {
+		defer close(watchDone)
+		for ev := range watcher.Events() {
+			_ = d.sets.Update(ev)
+		}
+	}()
+	defer func() {
+		stopWatch()
+		<-watchDone
+	}()
+
 	camCtx, stopCams := context.WithCancel(ctx)
 	defer stopCams()
 	for i, cc := range cfg.Cameras {
@@ -233,7 +256,7 @@ func (d *daemon) encodeSet(set *config.LabelSet) (*LabelSet, error) {
 	d.mu.Lock()
 	opts := d.cfg.AutoCLIP.Options()
 	d.mu.Unlock()
-	return EncodeLabelSet(set, d.model.Text, opts)
+	return EncodeLabelSet(set, d.model.Text, d.textCache, opts)
 }
 
 // publishSetStatus publishes a label set's status, retained.
@@ -295,10 +318,11 @@ func (d *daemon) applyConfig(ctx context.Context, ncfg *config.Config) {
 		r.stop()
 		d.log.Info("camera stopped by reload", "camera", r.cc.Name)
 	}
+	if old.Labels.Dir != ncfg.Labels.Dir {
+		d.log.Warn("config reload: labels.dir takes effect at the next restart")
+	}
 	if labelsChanged {
-		for _, name := range d.sets.Names() {
-			_ = d.sets.Reload(name)
-		}
+		d.sets.ReloadAll()
 	}
 	for _, cc := range ncfg.Cameras {
 		d.mu.Lock()

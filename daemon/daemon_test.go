@@ -94,6 +94,7 @@ type running struct {
 	done   chan error
 	reload chan *config.Config
 	log    *syncBuf
+	once   sync.Once
 }
 
 type syncBuf struct {
@@ -126,16 +127,17 @@ func start(t *testing.T, cfg *config.Config, o Options) *running {
 
 func (r *running) stop(t *testing.T) {
 	t.Helper()
-	r.cancel()
-	select {
-	case err, ok := <-r.done:
-		if ok && err != nil {
-			t.Errorf("daemon: %v", err)
+	r.once.Do(func() {
+		r.cancel()
+		select {
+		case err := <-r.done:
+			if err != nil {
+				t.Errorf("daemon: %v", err)
+			}
+		case <-time.After(30 * time.Second):
+			t.Fatalf("daemon did not stop in 30 s; log:\n%s", r.log.String())
 		}
-		close(r.done)
-	case <-time.After(30 * time.Second):
-		t.Fatalf("daemon did not stop in 30 s; log:\n%s", r.log.String())
-	}
+	})
 }
 
 type message struct {

@@ -1,10 +1,10 @@
 package daemon
 
 import (
-	"errors"
 	"fmt"
 	"io/fs"
 	"log/slog"
+	"reflect"
 	"sort"
 	"sync"
 	"sync/atomic"
@@ -133,16 +133,68 @@ func (l *LabelSets) Release(name string) {
 // Reload parses and encodes set name again and, when that works, makes it
 // the active version. Sets no camera uses are ignored.
 func (l *LabelSets) Reload(name string) error {
-	l.mu.Lock()
-	_, used := l.sets[name]
-	l.mu.Unlock()
-	if !used {
+	if !l.used(name) {
 		return nil
 	}
-	start := time.Now()
 	set, err := l.load(name)
+	return l.apply(name, set, err, false)
+}
+
+// ReloadAll re-encodes every set in use, changed or not (the templates or
+// scoring settings changed).
+func (l *LabelSets) ReloadAll() {
+	for _, name := range l.Names() {
+		set, err := l.load(name)
+		_ = l.apply(name, set, err, true)
+	}
+}
+
+// Update applies a label watcher's report: a new version is encoded and
+// swapped in, an error or a removal keeps the last good version. Reports of
+// sets no camera uses are ignored.
+func (l *LabelSets) Update(ev config.LabelEvent) error {
+	if !l.used(ev.Name) {
+		return nil
+	}
+	switch {
+	case ev.Removed:
+		return l.apply(ev.Name, nil, fmt.Errorf("label set %s: %w", ev.Name, errRemoved), false)
+	case ev.Err != nil:
+		return l.apply(ev.Name, nil, ev.Err, false)
+	default:
+		return l.apply(ev.Name, ev.Set, nil, false)
+	}
+}
+
+var errRemoved = fmt.Errorf("its file was removed: %w", fs.ErrNotExist)
+
+func (l *LabelSets) used(name string) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	_, ok := l.sets[name]
+	return ok
+}
+
+// apply encodes set (when err is nil) and swaps it in, or records err.
+func (l *LabelSets) apply(name string, set *config.LabelSet, err error, force bool) error {
+	start := time.Now()
 	var ls *LabelSet
-	if err == nil {
+	if err == nil && !force {
+		// The watcher reports every set when it starts, and a save of the
+		// same content reports nothing, but a file touched back to an
+		// earlier content does: an unchanged set needs no encoding.
+		l.mu.Lock()
+		e := l.sets[name]
+		var cur *LabelSet
+		if e != nil {
+			cur = e.cur.Load()
+		}
+		l.mu.Unlock()
+		if cur != nil && reflect.DeepEqual(cur.Set, set) {
+			ls = cur
+		}
+	}
+	if err == nil && ls == nil {
 		l.encMu.Lock()
 		ls, err = l.encode(set)
 		l.encMu.Unlock()
@@ -158,15 +210,16 @@ func (l *LabelSets) Reload(name string) error {
 		st := e.status
 		st.State = "error"
 		st.Error = err.Error()
-		if errors.Is(err, fs.ErrNotExist) && e.cur.Load() != nil {
-			st.Error = fmt.Sprintf("%v; keeping the last good version", err)
+		prev := e.cur.Load()
+		if prev != nil {
+			st.Error += "; keeping the last good version"
 		}
 		e.status = st
 		l.mu.Unlock()
-		if prev := e.cur.Load(); prev != nil {
+		if prev != nil {
 			l.log.Error("label set: keeping the last good version", "set", name, "err", err)
 		} else {
-			l.log.Error("label set: not loaded; cameras using it wait", "set", name, "err", err)
+			l.log.Error("label set not loaded: cameras using it wait", "set", name, "err", err)
 		}
 		l.status(name, st)
 		return err
@@ -176,7 +229,8 @@ func (l *LabelSets) Reload(name string) error {
 	e.status = st
 	l.mu.Unlock()
 	l.reloads.Add(1)
-	l.log.Info("label set loaded", "set", name, "classes", st.Classes, "templates", st.Templates, "took", time.Since(start).Round(time.Millisecond))
+	l.log.Info("label set loaded", "set", name, "classes", st.Classes, "templates", st.Templates,
+		"prompts_encoded", ls.Encoded, "prompts_cached", ls.Cached, "took", time.Since(start).Round(time.Millisecond))
 	l.status(name, st)
 	return nil
 }

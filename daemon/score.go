@@ -9,6 +9,7 @@ import (
 	"github.com/autoclipd/autoclipd/config"
 	"github.com/autoclipd/autoclipd/inference"
 	"github.com/autoclipd/autoclipd/inference/preprocess"
+	"github.com/autoclipd/autoclipd/inference/textcache"
 	"github.com/autoclipd/autoclipd/publish"
 )
 
@@ -18,20 +19,30 @@ import (
 type LabelSet struct {
 	Set        *config.LabelSet
 	Classifier *autoclip.Classifier
+	// Encoded and Cached count the distinct prompts the text encoder ran on
+	// and those the text-embedding cache held.
+	Encoded, Cached int
 }
 
-// EncodeLabelSet encodes every prompt of set with the text encoder and builds
-// its classifier.
-func EncodeLabelSet(set *config.LabelSet, text *inference.TextEncoder, opts autoclip.Options) (*LabelSet, error) {
-	emb, err := text.Encode(set.Prompts())
+// EncodeLabelSet encodes the prompts of set with the text encoder (only
+// those cache lacks; cache may be nil), averages each class's name and
+// aliases per template into AutoCLIP's K x C descriptors and builds the
+// classifier.
+func EncodeLabelSet(set *config.LabelSet, text *inference.TextEncoder, cache *textcache.Cache, opts autoclip.Options) (*LabelSet, error) {
+	plan := set.PromptPlan()
+	emb, st, err := textcache.EncodeWithCache(cache, plan.Prompts, text.Encode)
 	if err != nil {
 		return nil, fmt.Errorf("label set %s: %w", set.Path, err)
 	}
-	clf, err := autoclip.New(emb, len(set.Templates), len(set.Classes), text.Dim(), opts)
+	desc, err := plan.Combine(emb, text.Dim())
 	if err != nil {
 		return nil, fmt.Errorf("label set %s: %w", set.Path, err)
 	}
-	return &LabelSet{Set: set, Classifier: clf}, nil
+	clf, err := autoclip.New(desc, plan.K, plan.C, text.Dim(), opts)
+	if err != nil {
+		return nil, fmt.Errorf("label set %s: %w", set.Path, err)
+	}
+	return &LabelSet{Set: set, Classifier: clf, Encoded: st.Encoded, Cached: st.Hits}, nil
 }
 
 // Labels returns the top n labels of r, best first. idx is scratch space,

@@ -83,7 +83,7 @@ func cmdClassify(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	if err != nil {
 		return err
 	}
-	ls, err := daemon.EncodeLabelSet(set, model.Text, cfg.AutoCLIP.Options())
+	ls, err := daemon.EncodeLabelSet(set, model.Text, nil, cfg.AutoCLIP.Options())
 	if err != nil {
 		return err
 	}
