@@ -334,6 +334,7 @@ func TestBrokerDownAtStart(t *testing.T) {
 		if w := decodeStrict(t, m.Payload); w.Frame != c.Frame || w.Device != "edge-4" || m.QoS != 1 {
 			t.Errorf("classification %v (qos %d)", m, m.QoS)
 		}
+		waitDrained(t, p, wait)
 		if s := p.Stats(); s.Connects != 1 || s.Dropped != 0 || s.Published != 3 || s.Sent != 3 || s.QueueDepth != 0 {
 			t.Errorf("stats %+v", s)
 		}
@@ -614,6 +615,7 @@ func TestQueuedDuringOutage(t *testing.T) {
 			}
 		}
 		receive()
+		waitDrained(t, p, wait)
 		if s := p.Stats(); s.Connects != 2 || s.Reconnects != 1 || s.Published != uint64(seq) || s.Dropped != 0 || s.Sent < uint64(seq) {
 			t.Errorf("stats %+v", s)
 		}
