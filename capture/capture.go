@@ -39,6 +39,11 @@ const (
 	DefaultVideoFPS = 25.0
 	// MinPollInterval is the smallest accepted Config.PollInterval.
 	MinPollInterval = 10 * time.Millisecond
+	// DefaultStallTimeout is how long an open or read may block before the
+	// source is reopened.
+	DefaultStallTimeout = 10 * time.Second
+	// MinStallTimeout is the smallest accepted Config.StallTimeout.
+	MinStallTimeout = 100 * time.Millisecond
 )
 
 // maxBadFrames is how many unusable frames in a row a live or file source may
@@ -145,57 +150,94 @@ type Config struct {
 	// folder's images once all have been delivered. Only for files and folders.
 	Loop bool
 	// FPS is the most frames per second Next hands out; <= 0 means no limit.
+	// A V4L2 device is also asked for this frame rate.
 	FPS float64
+	// Width, Height and FourCC (four characters, e.g. "MJPG") are asked of a
+	// V4L2 device when set; a device that does not take them is logged, not
+	// failed. Other sources reject them.
+	Width, Height int
+	FourCC        string
+	// ROI crops every frame to a rectangle given as fractions of the
+	// (rotated) frame; the zero ROI keeps the whole frame.
+	ROI ROI
+	// Rotate turns every frame clockwise by 0, 90, 180 or 270 degrees.
+	Rotate int
 	// ReconnectMin and ReconnectMax bound the exponential backoff between
 	// reconnect attempts (defaults DefaultReconnectMin, DefaultReconnectMax).
 	ReconnectMin, ReconnectMax time.Duration
+	// StallTimeout is how long an open or a read of a video file, device or
+	// stream may block before it counts as a fault and the source is reopened
+	// (default DefaultStallTimeout, at least MinStallTimeout).
+	StallTimeout time.Duration
 	// PollInterval is how often a folder source lists its folder for new
 	// files (default DefaultPollInterval). A new file is read once its size
 	// and modification time are unchanged between two listings.
 	PollInterval time.Duration
+	// OnState, when set, is called on every change of the camera's state:
+	// online after the source opened, offline with the reason after a fault
+	// and when Run returns. The state starts offline (no call). Calls come
+	// from Run's goroutine, one at a time and in order; OnState must not
+	// block for long and must not call Run.
+	OnState func(online bool, reason string)
 }
 
 // Stats are a camera's counters since New.
 type Stats struct {
 	// Read counts frames read and accepted (each got a Seq).
 	Read uint64
-	// Delivered counts frames handed out by Next.
+	// Delivered counts frames handed out by Next and TryNext.
 	Delivered uint64
-	// Skipped counts frames replaced by a newer one before Next took them.
+	// Scored counts frames the consumer reported with CountScored.
+	Scored uint64
+	// Skipped counts frames replaced by a newer one before they were taken.
 	Skipped uint64
-	// Dropped counts unusable frames: empty, of an unsupported pixel type, or
-	// image files that cannot be decoded.
+	// Dropped counts unusable frames: empty, undersized, of an unsupported
+	// pixel type, or image files that cannot be decoded.
 	Dropped uint64
+	// Faults counts open failures, read errors and stalls.
+	Faults uint64
+	// Stalls counts opens and reads that blocked for StallTimeout.
+	Stalls uint64
 	// Reconnects counts attempts to reopen the source after a fault.
 	Reconnects uint64
+	// Hung is how many stalled reads were abandoned and have not returned
+	// yet: at most one per camera.
+	Hung int
 	// LastFrame is when the newest frame was read (zero before the first).
 	LastFrame time.Time
+	// LastFrameAge is how long before the snapshot LastFrame was (0 before
+	// the first frame).
+	LastFrameAge time.Duration
 	// Online tells whether the source is open and has not failed since.
 	Online bool
 }
 
-// Camera reads one source. Run reads; Next and Stats may be called
-// concurrently with Run and with each other.
+// Camera reads one source. Run reads; Next, TryNext, Ready, Stats and
+// CountScored may be called concurrently with Run and with each other.
 type Camera struct {
 	cfg      Config
 	log      *slog.Logger
 	src      source
 	pool     *framePool
 	interval time.Duration // Next's minimum spacing; 0 = no limit
+	watched  bool          // reads can hang: the stall watchdog applies
+	epoch    time.Time     // origin of worker.busy
 
 	started atomic.Bool
 
 	mu     sync.Mutex
 	latest *Frame // newest frame not yet taken
 	seq    uint64
+	gen    uint64 // the current worker; frames of others are dropped
 	stats  Stats
 	end    error         // ErrFinished or ErrStopped once Run has returned
 	done   chan struct{} // closed when Run returns
-	avail  chan struct{} // a frame was published (buffered 1)
-	taken  chan struct{} // Next took a frame (buffered 1)
+	avail  chan struct{} // a frame was published (buffered 1), for Next
+	ready  chan struct{} // a frame was published (buffered 1), for Ready
+	taken  chan struct{} // a frame was taken (buffered 1)
 
-	nextMu   sync.Mutex // serialises Next
-	nextAt   time.Time  // earliest time Next may hand out the next frame
+	nextMu   sync.Mutex // serialises Next and TryNext
+	nextAt   time.Time  // earliest time the next frame may be handed out
 	nextWait *waiter    // Next's timer for the FPS limit
 }
 
@@ -219,6 +261,15 @@ func New(cfg Config, log *slog.Logger) (*Camera, error) {
 	if math.IsNaN(cfg.FPS) || math.IsInf(cfg.FPS, 0) {
 		return nil, errf("fps", "must be a finite number, got %v", cfg.FPS)
 	}
+	if err := checkDevice(cfg, spec); err != nil {
+		return nil, errf(err.field, "%s", err.msg)
+	}
+	if err := cfg.ROI.check(); err != nil {
+		return nil, errf("roi", "%v", err)
+	}
+	if _, ok := rotateFlag(cfg.Rotate); !ok {
+		return nil, errf("rotate", "must be 0, 90, 180 or 270, got %d", cfg.Rotate)
+	}
 	if cfg.ReconnectMin < 0 {
 		return nil, errf("reconnect.min", "must be >= 0, got %v", cfg.ReconnectMin)
 	}
@@ -234,6 +285,12 @@ func New(cfg Config, log *slog.Logger) (*Camera, error) {
 	if cfg.ReconnectMin > cfg.ReconnectMax {
 		return nil, errf("reconnect.min", "%v is more than reconnect.max %v", cfg.ReconnectMin, cfg.ReconnectMax)
 	}
+	if cfg.StallTimeout == 0 {
+		cfg.StallTimeout = DefaultStallTimeout
+	}
+	if cfg.StallTimeout < MinStallTimeout {
+		return nil, errf("stall_timeout", "must be at least %v, got %v", MinStallTimeout, cfg.StallTimeout)
+	}
 	if cfg.PollInterval == 0 {
 		cfg.PollInterval = DefaultPollInterval
 	}
@@ -247,8 +304,10 @@ func New(cfg Config, log *slog.Logger) (*Camera, error) {
 		cfg:   cfg,
 		log:   log.With("camera", cfg.Name),
 		pool:  newFramePool(poolSize),
+		epoch: time.Now(),
 		done:  make(chan struct{}),
 		avail: make(chan struct{}, 1),
+		ready: make(chan struct{}, 1),
 		taken: make(chan struct{}, 1),
 
 		nextWait: newWaiter(),
@@ -256,11 +315,13 @@ func New(cfg Config, log *slog.Logger) (*Camera, error) {
 	if cfg.FPS > 0 {
 		c.interval = time.Duration(float64(time.Second) / cfg.FPS)
 	}
+	opts := frameOpts{roi: cfg.ROI, rotate: cfg.Rotate}
 	switch spec.kind {
 	case kindFolder:
-		c.src = newFolderSource(spec, cfg.Loop, cfg.PollInterval)
+		c.src = newFolderSource(spec, cfg.Loop, cfg.PollInterval, opts)
 	default:
-		c.src = &videoSource{spec: spec}
+		c.src = &videoSource{spec: spec, opts: opts, props: deviceProps(cfg, spec.kind), log: c.log}
+		c.watched = true
 	}
 	return c, nil
 }
@@ -290,26 +351,192 @@ func (c *Camera) Config() Config { return c.cfg }
 // Stats returns a snapshot of the camera's counters.
 func (c *Camera) Stats() Stats {
 	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.stats
+	st := c.stats
+	c.mu.Unlock()
+	if !st.LastFrame.IsZero() {
+		st.LastFrameAge = max(time.Since(st.LastFrame), 0)
+	}
+	return st
 }
 
+// CountScored adds n to Stats.Scored: the consumer calls it for frames it
+// scored.
+func (c *Camera) CountScored(n int) {
+	if n <= 0 {
+		return
+	}
+	c.mu.Lock()
+	c.stats.Scored += uint64(n)
+	c.mu.Unlock()
+}
+
+// worker is one open of the source and the reads that follow, on its own
+// goroutine, so that an open or read that hangs in OpenCV can be abandoned.
+// A worker owns its reader and closes it (and its Mats) when it returns,
+// however late.
+type worker struct {
+	gen    uint64
+	ctx    context.Context
+	cancel context.CancelFunc
+	opened chan struct{} // closed once the source is open
+	done   chan struct{} // closed when the worker has returned
+	busy   atomic.Int64  // when the blocking call began (ns since epoch + 1); 0 = none
+
+	// Set before done is closed.
+	n   int   // frames published
+	err error // why it returned
+	// Guarded by Camera.mu.
+	exited, abandoned bool
+}
+
+// openError marks a worker that could not open its source.
+type openError struct{ err error }
+
+func (e *openError) Error() string { return e.err.Error() }
+func (e *openError) Unwrap() error { return e.err }
+
+// enter and exit bracket a call that may block in OpenCV.
+func (c *Camera) enter(w *worker) { w.busy.Store(int64(time.Since(c.epoch)) + 1) }
+func (c *Camera) exit(w *worker)  { w.busy.Store(0) }
+
+// busyFor is how long w has been in its current blocking call (0 if none).
+func (c *Camera) busyFor(w *worker) time.Duration {
+	b := w.busy.Load()
+	if b == 0 {
+		return 0
+	}
+	return max(time.Since(c.epoch)-time.Duration(b-1), 1)
+}
+
+// startWorker opens the source and reads it on a new goroutine.
+func (c *Camera) startWorker(ctx context.Context) *worker {
+	c.mu.Lock()
+	c.gen++
+	gen := c.gen
+	c.mu.Unlock()
+	wctx, cancel := context.WithCancel(ctx)
+	w := &worker{gen: gen, ctx: wctx, cancel: cancel, opened: make(chan struct{}), done: make(chan struct{})}
+	go c.work(w)
+	return w
+}
+
+// work is a worker's goroutine.
+func (c *Camera) work(w *worker) {
+	defer func() {
+		c.mu.Lock()
+		w.exited = true
+		if w.abandoned {
+			c.stats.Hung--
+		}
+		c.mu.Unlock()
+		close(w.done)
+	}()
+	c.enter(w)
+	r, err := c.src.open()
+	c.exit(w)
+	if err != nil {
+		w.err = &openError{err}
+		return
+	}
+	defer r.close()
+	if w.ctx.Err() != nil {
+		w.err = w.ctx.Err()
+		return
+	}
+	close(w.opened)
+	w.n, w.err = c.readLoop(w, r)
+}
+
+// abandon gives up on w: it keeps running until its blocking call returns,
+// then closes what it holds; its frames are dropped.
+func (c *Camera) abandon(w *worker) {
+	w.cancel()
+	c.mu.Lock()
+	w.abandoned = true
+	if !w.exited {
+		c.stats.Hung++
+	}
+	if c.gen == w.gen {
+		c.gen++
+	}
+	c.mu.Unlock()
+}
+
+// watchResult is how watch ended.
+type watchResult int
+
+const (
+	workerDone watchResult = iota
+	workerStalled
+	runStopped
+)
+
+// watch waits for w to return, reporting it online once it opened, and
+// reports a stall when w blocks in one call for StallTimeout.
+func (c *Camera) watch(ctx context.Context, w *worker, t *time.Timer) watchResult {
+	opened := w.opened
+	for {
+		var tc <-chan time.Time
+		if c.watched {
+			left := c.cfg.StallTimeout - c.busyFor(w)
+			if left <= 0 {
+				return workerStalled
+			}
+			t.Reset(left)
+			tc = t.C
+		}
+		select {
+		case <-w.done:
+			t.Stop()
+			return workerDone
+		case <-ctx.Done():
+			t.Stop()
+			return runStopped
+		case <-opened:
+			opened = nil
+			c.setState(true, "source opened")
+		case <-tc:
+		}
+		t.Stop()
+	}
+}
+
+// stopGrace is how long Run waits, once its context is done, for a worker
+// to return before abandoning it.
+const stopGrace = 2 * time.Second
+
 // Run opens the source and reads it until ctx is done, reconnecting with
-// backoff after open failures and read errors. A non-looping video file that
-// ends makes Run return nil after its last frame; otherwise Run returns nil
-// once ctx is done. The capture and its Mats are closed before Run returns.
-// Run may be called once per Camera; a second call returns an error.
+// backoff after open failures, read errors and stalls. A non-looping video
+// file that ends makes Run return nil after its last frame; otherwise Run
+// returns nil once ctx is done. Opens and reads run on a worker goroutine:
+// one that blocks for StallTimeout is abandoned and the source reopened on a
+// fresh one; it closes its capture and Mats when its call finally returns.
+// At most one abandoned worker per camera exists: a second stall waits for
+// the first to return before reopening. Otherwise the capture and its Mats
+// are closed before Run returns. Run may be called once per Camera; a second
+// call returns an error.
 func (c *Camera) Run(ctx context.Context) error {
 	if !c.started.CompareAndSwap(false, true) {
 		return fmt.Errorf("capture: camera %q: Run called twice", c.cfg.Name)
 	}
 	end := ErrStopped
-	defer func() { c.finish(end) }()
+	var cur, hung *worker
+	defer func() {
+		if cur != nil {
+			cur.cancel()
+			select {
+			case <-cur.done:
+			case <-time.After(stopGrace):
+				c.log.Warn("abandoning a blocked read at stop", "source", c.src)
+				c.abandon(cur)
+			}
+		}
+		c.finish(end)
+	}()
 
 	w := newWaiter()
 	defer w.stop()
 	bo := backoff{min: c.cfg.ReconnectMin, max: c.cfg.ReconnectMax}
-	p := pacer{w: w}
 	var wait time.Duration // > 0: reconnect after this delay
 	for {
 		if wait > 0 {
@@ -324,21 +551,45 @@ func (c *Camera) Run(ctx context.Context) error {
 		if ctx.Err() != nil {
 			return nil
 		}
-		r, err := c.src.open()
-		if err != nil {
+		cur = c.startWorker(ctx)
+		res := c.watch(ctx, cur, w.t)
+		for res == workerStalled && hung != nil && !isClosed(hung.done) {
+			// At most one abandoned worker: wait for the previous one to
+			// return, then look again at the current one.
+			c.log.Warn("stalled while an abandoned read still blocks: waiting for it", "source", c.src)
+			select {
+			case <-hung.done:
+			case <-cur.done:
+			case <-ctx.Done():
+				return nil
+			}
+			res = c.watch(ctx, cur, w.t)
+		}
+		switch res {
+		case runStopped:
+			return nil
+		case workerStalled:
+			c.abandon(cur)
+			hung, cur = cur, nil
+			c.mu.Lock()
+			c.stats.Stalls++
+			c.mu.Unlock()
 			wait = bo.next(rand.Float64())
-			c.fault("open failed", err, wait)
+			c.fault("stalled", fmt.Errorf("no frame for %v", c.cfg.StallTimeout), wait)
 			continue
 		}
-		c.setOnline(true, "source opened")
-		n, err := c.readLoop(ctx, r, &p)
-		r.close()
+		n, err := cur.n, cur.err
+		cur = nil
 		if n > 0 {
 			bo.reset()
 		}
+		var oe *openError
 		switch {
 		case ctx.Err() != nil:
 			return nil
+		case errors.As(err, &oe):
+			wait = bo.next(rand.Float64())
+			c.fault("open failed", oe.err, wait)
 		case errors.Is(err, io.EOF) && c.cfg.Loop:
 			c.log.Debug("looping by reopening", "source", c.src)
 		case errors.Is(err, io.EOF):
@@ -352,28 +603,52 @@ func (c *Camera) Run(ctx context.Context) error {
 	}
 }
 
-// fault logs a failure and marks the camera offline.
+// isClosed tells whether ch is closed.
+func isClosed(ch <-chan struct{}) bool {
+	select {
+	case <-ch:
+		return true
+	default:
+		return false
+	}
+}
+
+// fault counts and logs a failure and marks the camera offline.
 func (c *Camera) fault(msg string, err error, retryIn time.Duration) {
-	c.setOnline(false, "")
+	c.mu.Lock()
+	c.stats.Faults++
+	c.mu.Unlock()
+	c.setState(false, msg+": "+err.Error())
 	c.log.Warn(msg, "source", c.src, "err", err, "retry_in", retryIn)
 }
 
-// setOnline records the camera state, logging msg when it turns online.
-func (c *Camera) setOnline(on bool, msg string) {
+// setState records the camera state; on a change it logs and calls OnState.
+// Only Run's goroutine calls it.
+func (c *Camera) setState(on bool, reason string) {
 	c.mu.Lock()
 	was := c.stats.Online
 	c.stats.Online = on
 	c.mu.Unlock()
-	if on && !was && msg != "" {
-		c.log.Info(msg, "source", c.src)
+	if on == was {
+		return
+	}
+	if on {
+		c.log.Info(reason, "source", c.src)
+	}
+	if c.cfg.OnState != nil {
+		c.cfg.OnState(on, reason)
 	}
 }
 
-// readLoop reads r until it fails, ends (io.EOF) or ctx is done. It returns
-// how many frames it published.
-func (c *Camera) readLoop(ctx context.Context, r reader, p *pacer) (int, error) {
+// readLoop reads r until it fails, ends (io.EOF) or w is cancelled. It
+// returns how many frames it published.
+func (c *Camera) readLoop(w *worker, r reader) (int, error) {
+	ctx := w.ctx
 	queue := c.src.queue()
 	iv := r.interval()
+	wt := newWaiter()
+	defer wt.stop()
+	p := pacer{w: wt}
 	n, bad := 0, 0
 	for {
 		if queue && !c.waitSpace(ctx) {
@@ -385,7 +660,9 @@ func (c *Camera) readLoop(ctx context.Context, r reader, p *pacer) (int, error) 
 		if ctx.Err() != nil {
 			return n, ctx.Err()
 		}
+		c.enter(w)
 		f, err := r.read(ctx, c.pool)
+		c.exit(w)
 		if errors.Is(err, io.EOF) && c.cfg.Loop && r.rewind() {
 			c.log.Debug("looping", "source", c.src)
 			continue
@@ -396,8 +673,14 @@ func (c *Camera) readLoop(ctx context.Context, r reader, p *pacer) (int, error) 
 				return n, err
 			}
 			c.mu.Lock()
-			c.stats.Dropped++
+			current := c.gen == w.gen
+			if current {
+				c.stats.Dropped++
+			}
 			c.mu.Unlock()
+			if !current {
+				return n, context.Canceled
+			}
 			c.log.Warn("frame dropped", "source", c.src, "err", err)
 			bad++
 			if !queue && bad >= maxBadFrames {
@@ -406,15 +689,24 @@ func (c *Camera) readLoop(ctx context.Context, r reader, p *pacer) (int, error) 
 			continue
 		}
 		bad = 0
+		if !c.publish(f, w.gen) {
+			return n, context.Canceled
+		}
 		n++
-		c.publish(f)
 	}
 }
 
-// publish makes f the newest frame, releasing an untaken older one.
-func (c *Camera) publish(f *Frame) {
+// publish makes f the newest frame, releasing an untaken older one. A frame
+// from a worker that is no longer current is released instead, and publish
+// reports false.
+func (c *Camera) publish(f *Frame, gen uint64) bool {
 	f.Camera = c.cfg.Name
 	c.mu.Lock()
+	if gen != c.gen {
+		c.mu.Unlock()
+		f.Release()
+		return false
+	}
 	c.seq++
 	f.Seq = c.seq
 	c.stats.Read++
@@ -426,10 +718,13 @@ func (c *Camera) publish(f *Frame) {
 	}
 	c.mu.Unlock()
 	old.Release()
-	select {
-	case c.avail <- struct{}{}:
-	default:
+	for _, ch := range []chan struct{}{c.avail, c.ready} {
+		select {
+		case ch <- struct{}{}:
+		default:
+		}
 	}
+	return true
 }
 
 // waitSpace blocks until no frame is waiting to be taken. It reports false
@@ -452,11 +747,41 @@ func (c *Camera) waitSpace(ctx context.Context) bool {
 
 // finish records why Run returned and wakes Next.
 func (c *Camera) finish(end error) {
+	reason := "stopped"
+	if errors.Is(end, ErrFinished) {
+		reason = "finished"
+	}
+	c.setState(false, reason)
 	c.mu.Lock()
 	c.end = end
-	c.stats.Online = false
 	c.mu.Unlock()
 	close(c.done)
+	select {
+	case c.ready <- struct{}{}:
+	default:
+	}
+}
+
+// take removes the waiting frame, if any, and returns it with the end state.
+func (c *Camera) take() (*Frame, error) {
+	c.mu.Lock()
+	f := c.latest
+	c.latest = nil
+	if f != nil {
+		c.stats.Delivered++
+	}
+	end := c.end
+	c.mu.Unlock()
+	if f != nil {
+		select {
+		case c.taken <- struct{}{}:
+		default:
+		}
+		if c.interval > 0 {
+			c.nextAt = time.Now().Add(c.interval)
+		}
+	}
+	return f, end
 }
 
 // Next returns the newest frame not yet returned, waiting for one when there
@@ -471,22 +796,8 @@ func (c *Camera) Next(ctx context.Context) (*Frame, error) {
 		return nil, ctx.Err()
 	}
 	for {
-		c.mu.Lock()
-		f := c.latest
-		c.latest = nil
+		f, end := c.take()
 		if f != nil {
-			c.stats.Delivered++
-		}
-		end := c.end
-		c.mu.Unlock()
-		if f != nil {
-			select {
-			case c.taken <- struct{}{}:
-			default:
-			}
-			if c.interval > 0 {
-				c.nextAt = time.Now().Add(c.interval)
-			}
 			return f, nil
 		}
 		if end != nil {
@@ -502,6 +813,45 @@ func (c *Camera) Next(ctx context.Context) (*Frame, error) {
 		}
 	}
 }
+
+// TryNext is Next without waiting: it returns the newest frame not yet
+// returned when there is one and the FPS limit allows it now, and nil
+// otherwise (also while a Next call is waiting). The caller owns the frame.
+// With Ready it lets one goroutine gather frames from several cameras into
+// a batch:
+//
+//	<-cam.Ready()            // or a select over several cameras
+//	if f := cam.TryNext(); f != nil { ... }
+func (c *Camera) TryNext() *Frame {
+	if !c.nextMu.TryLock() {
+		return nil
+	}
+	defer c.nextMu.Unlock()
+	if c.interval > 0 && time.Now().Before(c.nextAt) {
+		return nil
+	}
+	f, _ := c.take()
+	return f
+}
+
+// ReadyAt tells when TryNext may next hand out a frame: ok is false when no
+// frame is waiting; at is the FPS limit's earliest time (zero: now).
+func (c *Camera) ReadyAt() (at time.Time, ok bool) {
+	c.mu.Lock()
+	ok = c.latest != nil
+	c.mu.Unlock()
+	if !ok || c.interval == 0 || !c.nextMu.TryLock() {
+		return time.Time{}, ok
+	}
+	at = c.nextAt
+	c.nextMu.Unlock()
+	return at, ok
+}
+
+// Ready returns a channel that receives (without blocking the camera; one
+// pending value at most) each time a new frame is published and once when
+// Run returns. It is separate from Next's own wake-ups: use it with TryNext.
+func (c *Camera) Ready() <-chan struct{} { return c.ready }
 
 // Done returns a channel closed when Run has returned.
 func (c *Camera) Done() <-chan struct{} { return c.done }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"math"
 	"net/url"
 	"os"
@@ -164,7 +165,10 @@ type reader interface {
 
 // videoSource is a video file, a device or a stream, read with VideoCapture.
 type videoSource struct {
-	spec sourceSpec
+	spec  sourceSpec
+	opts  frameOpts
+	props []deviceProp // set on a device after opening
+	log   *slog.Logger // may be nil
 }
 
 func (s *videoSource) queue() bool    { return false }
@@ -222,7 +226,14 @@ func (s *videoSource) open() (reader, error) {
 	if vc == nil {
 		return nil, fmt.Errorf("OpenCV cannot open %s %s", s.spec.kind, s.spec.display)
 	}
-	r := &videoReader{vc: vc, mat: gocv.NewMat(), conv: gocv.NewMat()}
+	if len(s.props) > 0 {
+		for _, miss := range applyProps(vc, s.props) {
+			if s.log != nil {
+				s.log.Warn("device setting not taken", "source", s.spec.display, "setting", miss)
+			}
+		}
+	}
+	r := &videoReader{vc: vc, mat: gocv.NewMat(), conv: newConverter(s.opts)}
 	if s.spec.kind == kindFile {
 		r.path, r.file = s.spec.target, fileAt(s.spec.target)
 		r.iv = frameInterval(vc.Get(gocv.VideoCaptureFPS))
@@ -256,12 +267,13 @@ func frameInterval(fps float64) time.Duration {
 
 // videoReader reads an opened VideoCapture into one reusable Mat.
 type videoReader struct {
-	vc        *gocv.VideoCapture
-	mat, conv gocv.Mat
-	iv        time.Duration
-	path      string      // video files: the path opened
-	file      os.FileInfo // video files: the file opened
-	frames    int         // frames read since open
+	vc     *gocv.VideoCapture
+	mat    gocv.Mat
+	conv   *converter
+	iv     time.Duration
+	path   string      // video files: the path opened
+	file   os.FileInfo // video files: the file opened
+	frames int         // frames read since open
 }
 
 // rewind starts an unchanged video file over without reopening it. It
@@ -288,11 +300,8 @@ func (r *videoReader) read(_ context.Context, p *framePool) (*Frame, error) {
 		return nil, errors.New("read failed: no frame")
 	}
 	t := time.Now()
-	if r.mat.Empty() {
-		return nil, badFrame("empty frame")
-	}
 	r.frames++
-	f, err := copyFrame(&r.mat, &r.conv, p)
+	f, err := r.conv.frame(&r.mat, p)
 	if err != nil {
 		return nil, err
 	}
@@ -303,7 +312,7 @@ func (r *videoReader) read(_ context.Context, p *framePool) (*Frame, error) {
 func (r *videoReader) close() {
 	r.vc.Close()
 	r.mat.Close()
-	r.conv.Close()
+	r.conv.close()
 }
 
 // copyFrame copies m's pixels, as packed BGR, into a pooled frame. conv is a
@@ -363,15 +372,17 @@ type folderSource struct {
 	dir  string
 	loop bool
 	poll time.Duration
+	opts frameOpts
 
 	seen  map[string]bool    // delivered in this round (and still present)
 	last  map[string]fileSig // the previous listing
 	ready []string           // settled, not yet delivered, in name order
 }
 
-func newFolderSource(spec sourceSpec, loop bool, poll time.Duration) *folderSource {
+func newFolderSource(spec sourceSpec, loop bool, poll time.Duration, opts frameOpts) *folderSource {
 	return &folderSource{
 		spec: spec,
+		opts: opts,
 		dir:  spec.target,
 		loop: loop,
 		poll: poll,
@@ -391,7 +402,7 @@ func (s *folderSource) open() (reader, error) {
 	if !fi.IsDir() {
 		return nil, fmt.Errorf("%s is not a folder", s.spec.display)
 	}
-	return &folderReader{s: s, w: newWaiter(), conv: gocv.NewMat()}, nil
+	return &folderReader{s: s, w: newWaiter(), conv: newConverter(s.opts)}, nil
 }
 
 // scan lists the folder and queues files that are new and settled: unchanged
@@ -443,7 +454,7 @@ func (s *folderSource) scan() error {
 type folderReader struct {
 	s    *folderSource
 	w    *waiter
-	conv gocv.Mat
+	conv *converter
 }
 
 func (r *folderReader) interval() time.Duration { return 0 }
@@ -489,7 +500,7 @@ func (r *folderReader) decode(name string, p *framePool) (*Frame, error) {
 	if m.Empty() {
 		return nil, badFrame("%s: not a decodable image", path)
 	}
-	f, err := copyFrame(&m, &r.conv, p)
+	f, err := r.conv.frame(&m, p)
 	if err != nil {
 		return nil, badFrame("%s: %v", path, err)
 	}
@@ -499,5 +510,5 @@ func (r *folderReader) decode(name string, p *framePool) (*Frame, error) {
 
 func (r *folderReader) close() {
 	r.w.stop()
-	r.conv.Close()
+	r.conv.close()
 }

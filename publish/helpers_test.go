@@ -124,6 +124,18 @@ func waitConnected(t *testing.T, p *Publisher, timeout time.Duration) {
 	}
 }
 
+// waitDrained waits until p's queue is empty.
+func waitDrained(t *testing.T, p *Publisher, timeout time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for p.Stats().QueueDepth > 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("queue not drained after %s (stats %+v)", timeout, p.Stats())
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
 // logBuffer collects log output of goroutines that may outlive the test
 // (so t.Log cannot be used); it is printed if the test fails.
 type logBuffer struct {

@@ -21,6 +21,10 @@ const (
 	DefaultConnectRetryInterval = 2 * time.Second
 	DefaultMaxReconnectInterval = 30 * time.Second
 	DefaultWriteTimeout         = 5 * time.Second
+	DefaultTLSPort              = "8883"
+	// DefaultReliableQoS is the QoS of events, state, status and discovery
+	// messages.
+	DefaultReliableQoS = 1
 )
 
 // maxTopicLen is the MQTT limit on the UTF-8 length of a topic name.
@@ -33,9 +37,10 @@ const maxTopicLen = 65535
 // mqtt.keep_alive and so on.
 type Options struct {
 	// URL is the broker address: tcp://host[:port] or mqtt://host[:port]
-	// (port 1883 when omitted). TLS (ssl://, tls://, mqtts://) is not
-	// supported yet. The daemon resolves "embedded" to the address of
-	// [StartBroker]'s listener before it builds Options.
+	// (port 1883 when omitted), or with TLS ssl://, tls://, mqtts:// or
+	// tcps://host[:port] (port 8883 when omitted). The daemon resolves
+	// "embedded" to the address of [StartBroker]'s listener before it
+	// builds Options.
 	URL string
 	// ClientID is the MQTT client identifier, "autoclipd-<Device>" when
 	// empty. It must be unique on the broker: a second client with the same
@@ -47,8 +52,21 @@ type Options struct {
 	// Device names this daemon; it is the topic segment after the prefix.
 	Device string
 	// QoS is the quality of service of classification messages (0, 1 or
-	// 2). Status messages and the last will always use QoS 1.
+	// 2). The status "online"/"offline" and the last will always use QoS 1.
 	QoS byte
+	// ReliableQoS is the QoS [Publisher.MsgFor] gives events, state,
+	// status and discovery messages: 1 or 2, DefaultReliableQoS when 0.
+	ReliableQoS byte
+	// Queue bounds the outgoing queue, in messages (DefaultQueue when 0).
+	// See [Publisher] for what is dropped past the bound.
+	Queue int
+	// QueueDir, when set, keeps the outgoing queue on disk in this
+	// directory (created if needed) so that messages not yet sent survive
+	// a restart. One Publisher at a time may use a directory.
+	QueueDir string
+	// TLS configures the TLS connection of ssl://, tls://, mqtts:// and
+	// tcps:// URLs.
+	TLS TLSOptions
 	// KeepAlive is the MQTT keep-alive interval.
 	KeepAlive time.Duration
 	// ConnectTimeout bounds one connection attempt (TCP and CONNECT/CONNACK).
@@ -92,6 +110,12 @@ func (o Options) WithDefaults() Options {
 	if o.WriteTimeout == 0 {
 		o.WriteTimeout = DefaultWriteTimeout
 	}
+	if o.ReliableQoS == 0 {
+		o.ReliableQoS = DefaultReliableQoS
+	}
+	if o.Queue == 0 {
+		o.Queue = DefaultQueue
+	}
 	return o
 }
 
@@ -117,6 +141,15 @@ func (o Options) Validate() error {
 	}
 	if o.QoS > 2 {
 		return fmt.Errorf("mqtt.qos: %d: must be 0, 1 or 2", o.QoS)
+	}
+	if o.ReliableQoS > 2 {
+		return fmt.Errorf("mqtt.reliable_qos: %d: must be 1 or 2 (0 means the default, 1)", o.ReliableQoS)
+	}
+	if o.Queue < 0 {
+		return fmt.Errorf("mqtt.queue: %d: must be at least 1 (0 means the default, %d)", o.Queue, DefaultQueue)
+	}
+	if err := o.TLS.validate(isTLSURL(o.URL)); err != nil {
+		return err
 	}
 	for _, d := range []struct {
 		field string
@@ -161,12 +194,19 @@ func (o Options) LogValue() slog.Value {
 		slog.Int("qos", int(o.QoS)),
 		slog.String("username", o.Username),
 		slog.String("password", pw),
+		slog.Int("queue", o.Queue),
+		slog.String("queue_dir", o.QueueDir),
+		slog.String("tls_ca", o.TLS.CA),
+		slog.String("tls_cert", o.TLS.Cert),
+		slog.String("tls_key", o.TLS.Key),
+		slog.Bool("tls_insecure_skip_verify", o.TLS.InsecureSkipVerify),
 	)
 }
 
 // BrokerURL parses an mqtt.url value and returns it normalised for the
-// client as tcp://host:port. Accepted schemes are tcp and mqtt; the port
-// defaults to 1883. Credentials in the URL are refused (they would end up in
+// client as tcp://host:port, or tls://host:port for TLS. Accepted schemes
+// are tcp and mqtt (port 1883 by default), and ssl, tls, mqtts and tcps
+// (TLS, port 8883 by default). Credentials in the URL are refused (they would end up in
 // logs): use Options.Username and Options.Password. Errors do not repeat a
 // URL that contains '@'.
 func BrokerURL(raw string) (string, error) {
@@ -190,10 +230,11 @@ func BrokerURL(raw string) (string, error) {
 		}
 		return "", fmt.Errorf("%s: %v", shown, err)
 	}
+	scheme, defPort := "tcp", DefaultPort
 	switch strings.ToLower(u.Scheme) {
 	case "tcp", "mqtt":
 	case "ssl", "tls", "mqtts", "tcps":
-		return "", fmt.Errorf("%s: scheme %q: TLS is not supported yet: use tcp://", shown, u.Scheme)
+		scheme, defPort = "tls", DefaultTLSPort
 	case "ws", "wss":
 		return "", fmt.Errorf("%s: scheme %q: websockets are not supported: use tcp://", shown, u.Scheme)
 	default:
@@ -214,13 +255,19 @@ func BrokerURL(raw string) (string, error) {
 		if strings.HasSuffix(u.Host, ":") {
 			return "", fmt.Errorf("%s: empty port", shown)
 		}
-		port = DefaultPort
+		port = defPort
 	}
 	n, err := strconv.Atoi(port)
 	if err != nil || n < 1 || n > 65535 {
 		return "", fmt.Errorf("%s: port %q: want 1-65535", shown, port)
 	}
-	return "tcp://" + net.JoinHostPort(host, strconv.Itoa(n)), nil
+	return scheme + "://" + net.JoinHostPort(host, strconv.Itoa(n)), nil
+}
+
+// isTLSURL reports whether raw is a valid TLS broker URL.
+func isTLSURL(raw string) bool {
+	u, err := BrokerURL(raw)
+	return err == nil && strings.HasPrefix(u, "tls://")
 }
 
 // ValidateSegment reports whether s can be used as one level of an MQTT

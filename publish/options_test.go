@@ -24,7 +24,16 @@ func TestOptionsValidate(t *testing.T) {
 		{"empty url", func(o *Options) { o.URL = "" }, "mqtt.url: empty: want tcp://host:port"},
 		{"embedded url", func(o *Options) { o.URL = "embedded" }, `mqtt.url: "embedded": start the embedded broker`},
 		{"no scheme", func(o *Options) { o.URL = "localhost:1883" }, `mqtt.url: "localhost:1883": missing scheme`},
-		{"tls", func(o *Options) { o.URL = "ssl://h:8883" }, `mqtt.url: "ssl://h:8883": scheme "ssl": TLS is not supported yet`},
+		{"tls", func(o *Options) { o.URL = "ssl://h:8883" }, ""},
+		{"tls files", func(o *Options) {
+			o.URL = "mqtts://h"
+			o.TLS = TLSOptions{CA: "ca.pem", Cert: "c.pem", Key: "k.pem"}
+		}, ""},
+		{"tls on tcp", func(o *Options) { o.TLS.CA = "ca.pem" }, "mqtt.tls: set but mqtt.url is not a TLS URL: use ssl://host:port"},
+		{"tls cert without key", func(o *Options) { o.URL = "tls://h"; o.TLS.Cert = "c.pem" }, `mqtt.tls.key: empty while mqtt.tls.cert is "c.pem"`},
+		{"tls key without cert", func(o *Options) { o.URL = "tls://h"; o.TLS.Key = "k.pem" }, `mqtt.tls.cert: empty while mqtt.tls.key is "k.pem"`},
+		{"reliable qos 3", func(o *Options) { o.ReliableQoS = 3 }, "mqtt.reliable_qos: 3: must be 1 or 2"},
+		{"negative queue", func(o *Options) { o.Queue = -1 }, "mqtt.queue: -1: must be at least 1"},
 		{"websocket", func(o *Options) { o.URL = "ws://h:80" }, `scheme "ws": websockets are not supported`},
 		{"http", func(o *Options) { o.URL = "http://h" }, `unknown scheme "http"`},
 		{"bad port", func(o *Options) { o.URL = "tcp://h:99999" }, `mqtt.url: "tcp://h:99999": port "99999": want 1-65535`},
@@ -86,6 +95,10 @@ func TestBrokerURL(t *testing.T) {
 		{"ipv6", "tcp://[::1]:1883", "tcp://[::1]:1883"},
 		{"ipv6 default port", "tcp://[fe80::1]", "tcp://[fe80::1]:1883"},
 		{"leading zeros", "tcp://h:01883", "tcp://h:1883"},
+		{"ssl", "ssl://h", "tls://h:8883"},
+		{"mqtts", "MQTTS://h:1", "tls://h:1"},
+		{"tls", "tls://[::1]", "tls://[::1]:8883"},
+		{"tcps", "tcps://h:8884", "tls://h:8884"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			got, err := BrokerURL(tc.in)
@@ -100,7 +113,8 @@ func TestWithDefaults(t *testing.T) {
 	o := Options{URL: "tcp://h", Device: "edge-1", KeepAlive: time.Minute}.WithDefaults()
 	want := Options{URL: "tcp://h", Device: "edge-1", ClientID: "autoclipd-edge-1", TopicPrefix: DefaultTopicPrefix,
 		KeepAlive: time.Minute, ConnectTimeout: DefaultConnectTimeout, ConnectRetryInterval: DefaultConnectRetryInterval,
-		MaxReconnectInterval: DefaultMaxReconnectInterval, WriteTimeout: DefaultWriteTimeout}
+		MaxReconnectInterval: DefaultMaxReconnectInterval, WriteTimeout: DefaultWriteTimeout,
+		ReliableQoS: DefaultReliableQoS, Queue: DefaultQueue}
 	if o != want {
 		t.Errorf("WithDefaults:\n got %+v\nwant %+v", o, want)
 	}
@@ -216,8 +230,8 @@ func FuzzBrokerURL(f *testing.F) {
 			}
 			return
 		}
-		if !strings.HasPrefix(got, "tcp://") {
-			t.Fatalf("BrokerURL(%q) = %q: not tcp://", raw, got)
+		if !strings.HasPrefix(got, "tcp://") && !strings.HasPrefix(got, "tls://") {
+			t.Fatalf("BrokerURL(%q) = %q: not tcp:// nor tls://", raw, got)
 		}
 		// The result is a fixed point.
 		again, err := BrokerURL(got)

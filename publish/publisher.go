@@ -1,16 +1,19 @@
 // Package publish sends autoclipd's results over MQTT and can run an
 // embedded broker.
 //
-// A [Publisher] (Eclipse Paho) publishes one [Classification] per scored
-// frame on <prefix>/<device>/<camera>/classification and keeps the retained
+// A [Publisher] (Eclipse Paho) publishes every message through its own
+// bounded, ordered queue (in memory, or on disk with Options.QueueDir), so
+// that nothing is lost while the broker is away and messages go out in the
+// order they were published. It keeps the retained
 // <prefix>/<device>/status topic at "online" while it is connected, with a
 // retained last will "offline" for when the connection dies, and "offline"
-// published on [Publisher.Close]. A [Broker] (mochi-mqtt) is the in-process
-// broker used when mqtt.url is "embedded".
+// published on [Publisher.Close]. A [Broker] (mochi-mqtt) is the
+// in-process broker used when mqtt.url is "embedded".
 package publish
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -33,10 +36,13 @@ const (
 // statusQoS is the QoS of status messages and of the last will.
 const statusQoS = 1
 
-// ErrNotConnected is returned (wrapped) by Publish for a message that
-// cannot be queued while the connection to the broker is down (see
-// [Publisher]): the message is dropped and counted in [Stats.Dropped].
-var ErrNotConnected = errors.New("not connected to the MQTT broker: message dropped")
+// closeFlushLimit bounds Close's flush when its context has no deadline.
+const closeFlushLimit = 5 * time.Second
+
+// ErrDropped is wrapped by Publish's error when the queue is full of
+// messages of the same or a higher class and the new message is dropped
+// (and counted in Stats.DroppedByClass).
+var ErrDropped = errors.New("outgoing queue full: message dropped")
 
 // ErrClosed is returned (wrapped) by Publish after Close.
 var ErrClosed = errors.New("publisher closed")
@@ -44,69 +50,75 @@ var ErrClosed = errors.New("publisher closed")
 // Publisher publishes to one MQTT broker under <prefix>/<device>/. All
 // methods are safe for concurrent use.
 //
-// Connection: New starts connecting and returns; the client reconnects by
-// itself whenever the connection is lost (at once, then with a back-off
+// Queue: Publish only appends the message to the Publisher's outgoing
+// queue and returns; one goroutine sends the queue's head, waits until it
+// is done (PUBACK for QoS 1, PUBCOMP for QoS 2, written for QoS 0), removes
+// it and sends the next. So messages go out one at a time in the order of
+// the Publish calls, across reconnections and, with Options.QueueDir, across
+// restarts; a message whose acknowledgement was lost with the connection is
+// sent again (a QoS 1 duplicate, never a reordering). While the broker is
+// away, before the first connection too, messages of every QoS wait in the
+// queue. The queue holds at most Options.Queue messages; past that, the
+// oldest message of the lowest class present is dropped (classifications
+// first, then discovery, state, status, and events last; see [Class]), or
+// the new one if every queued message has a higher class. Drops are counted
+// per class in [Stats].
+//
+// Connection: New starts connecting and returns; the Publisher reconnects
+// by itself whenever the connection is lost (at once, then with a back-off
 // doubling from 1 s, or Options.MaxReconnectInterval if smaller, up to
 // Options.MaxReconnectInterval), and if the broker cannot be reached at
-// start it keeps trying every Options.ConnectRetryInterval. On every
-// successful (re)connection it publishes the retained status "online"; the
-// broker publishes the retained last will "offline" if the connection dies
-// without a clean disconnect.
+// start it keeps trying every Options.ConnectRetryInterval. A failed
+// attempt is logged as a warning once per outage and reason (a TLS
+// certificate error names the certificate problem), then at debug level.
+// On every successful (re)connection it publishes the retained status
+// "online" before anything queued; the broker publishes the retained last
+// will "offline" if the connection dies without a clean disconnect.
 //
-// While disconnected:
-//   - QoS 0 messages are dropped at once: Publish returns an error wrapping
-//     ErrNotConnected and Stats.Dropped counts them.
-//   - QoS 1 and 2 messages published after a connection was lost are kept
-//     in Paho's in-memory queue (in order) and sent once the connection is
-//     back, with those not yet acknowledged when it died; Publish returns
-//     nil. The queue has no bound other than the 65535 MQTT message
-//     identifiers (past that Publish fails) and does not survive Close or a
-//     restart.
-//   - QoS 1 and 2 messages published before the first connection succeeded
-//     are dropped like QoS 0 ones: with a clean session Paho would discard
-//     them silently when the connection comes up.
-//
-// The session is clean (no broker-side state): with a persistent session,
-// mochi (the embedded broker) was seen in tests to lose the "online" status
-// and the last will when a reconnection took over the old session before
-// mochi noticed that the old connection had died.
-//
-// Order: messages go out in the order of the Publish calls, with one
-// exception: after a reconnection Paho resends its queue (the QoS 1 and 2
-// messages published while disconnected, and those not acknowledged when
-// the connection died) from a goroutine of its own, and messages published
-// meanwhile may overtake queued ones. Only a queue in front of Paho that
-// holds new messages back until the resend is over (issue 7) removes that.
-//
-// Publish never waits for the broker's acknowledgement: it returns once
-// the message is written to the connection or queued, after at most
-// Options.WriteTimeout; right after a connection comes up it may first
-// wait, normally microseconds and at most as long again, until Paho has
-// taken stock of its queue (publishing during that instant makes Paho send
-// the message twice and race on it: eclipse-paho/paho.mqtt.golang#703).
+// The MQTT session is clean (no broker-side state): the queue is the
+// Publisher's own, and Paho's store is only used for the message in flight.
 type Publisher struct {
-	opts   Options
-	log    *slog.Logger
-	client mqtt.Client
-	store  *store
-	status string // <prefix>/<device>/status
+	opts    Options
+	log     *slog.Logger
+	client  mqtt.Client
+	q       *queue
+	tlsConf *tls.Config
+	status  string // <prefix>/<device>/status
 
-	// mu orders status publishes: the "online" of a reconnection never
-	// goes out after the "offline" of Close.
-	mu     sync.Mutex
 	closed atomic.Bool
+	quit   chan struct{} // closed by Close once the queue is flushed
+	wg     sync.WaitGroup
+
+	// mu guards the connection state.
+	mu      sync.Mutex
+	pending *link         // the connection being made or up
+	cur     *link         // non-nil while connected
+	changed chan struct{} // closed and replaced when cur changes
 
 	conn atomic.Pointer[connHolder] // the current network connection
 
 	firstAttempt     chan struct{} // closed when the first connection attempt ends
 	firstAttemptOnce sync.Once
 
-	failMu   sync.Mutex
-	lastFail string // reason of the last failed attempt of the current outage
-
 	connects  atomic.Uint64
 	published atomic.Uint64
-	dropped   atomic.Uint64
+	sent      atomic.Uint64
+}
+
+// link is one MQTT connection; down is closed when it is lost.
+type link struct {
+	down chan struct{}
+	once sync.Once
+	err  atomic.Value // error: why it was lost
+}
+
+func (l *link) lost(err error) {
+	l.once.Do(func() {
+		if err != nil {
+			l.err.Store(err)
+		}
+		close(l.down)
+	})
 }
 
 type connHolder struct{ net.Conn }
@@ -117,19 +129,36 @@ type Stats struct {
 	Connected bool
 	// Connects counts successful connections, the first one included.
 	Connects uint64
-	// Published counts messages accepted by Publish (sent or queued).
+	// Reconnects counts successful connections after the first one.
+	Reconnects uint64
+	// Published counts messages accepted by Publish (queued).
 	Published uint64
-	// Dropped counts messages dropped while disconnected (ErrNotConnected).
+	// Sent counts messages the broker acknowledged (QoS 1 and 2) or that
+	// were written to the connection (QoS 0). A message sent again after a
+	// lost acknowledgement counts once more.
+	Sent uint64
+	// Dropped counts messages dropped because the queue was full, all
+	// classes together.
 	Dropped uint64
+	// DroppedByClass counts them per class, indexed by Class.
+	DroppedByClass [NumClasses]uint64
+	// QueueDepth is the number of messages queued now (the one in flight
+	// included), QueueMax the largest it has been.
+	QueueDepth, QueueMax int
 }
 
-// New validates o, fills its defaults and starts connecting to the broker
-// with the last will set. It waits for the outcome of the first connection
-// attempt (about Options.ConnectTimeout at most, or until ctx is done) so that a
-// reachable broker is connected when New returns; if that attempt fails,
-// New still returns the Publisher, which keeps retrying in the background
-// (see [Publisher]). It returns an error only for invalid options or when
-// ctx ends first. log may be nil.
+// NumClasses is the number of message classes.
+const NumClasses = numClasses
+
+// New validates o, fills its defaults, opens the queue (reading back what
+// Options.QueueDir holds from a previous run) and starts connecting to the
+// broker with the last will set. It waits for the outcome of the first
+// connection attempt (about Options.ConnectTimeout at most, or until ctx
+// is done) so that a reachable broker is connected when New returns; if
+// that attempt fails, New still returns the Publisher, which keeps
+// retrying in the background (see [Publisher]). It returns an error for
+// invalid options, unreadable TLS files, a queue directory it cannot use,
+// or when ctx ends first. log may be nil.
 func New(ctx context.Context, o Options, log *slog.Logger) (*Publisher, error) {
 	if err := o.Validate(); err != nil {
 		return nil, err
@@ -145,37 +174,46 @@ func New(ctx context.Context, o Options, log *slog.Logger) (*Publisher, error) {
 	p := &Publisher{
 		opts:         o,
 		log:          log,
-		store:        newStore(),
 		status:       o.TopicPrefix + "/" + o.Device + "/status",
+		quit:         make(chan struct{}),
+		changed:      make(chan struct{}),
 		firstAttempt: make(chan struct{}),
+	}
+	if strings.HasPrefix(broker, "tls://") {
+		if p.tlsConf, err = o.TLS.Config(); err != nil {
+			return nil, err
+		}
+	}
+	if p.q, err = openQueue(o.Queue, o.QueueDir, log); err != nil {
+		return nil, err
 	}
 
 	co := mqtt.NewClientOptions().
 		AddBroker(broker).
 		SetClientID(o.ClientID).
 		SetProtocolVersion(4).
-		// Clean session: see the Publisher documentation.
 		SetCleanSession(true).
-		SetStore(p.store).
 		SetKeepAlive(o.KeepAlive).
 		SetPingTimeout(min(o.KeepAlive, 10*time.Second)).
 		SetConnectTimeout(o.ConnectTimeout).
 		SetWriteTimeout(o.WriteTimeout).
-		SetAutoReconnect(true).
-		SetMaxReconnectInterval(o.MaxReconnectInterval).
-		SetConnectRetry(true).
-		SetConnectRetryInterval(o.ConnectRetryInterval).
+		// The Publisher reconnects itself: with Paho's reconnection, the
+		// tokens of messages in flight when the connection died would stay
+		// pending, and Paho would resend them out of order.
+		SetAutoReconnect(false).
+		SetConnectRetry(false).
 		SetWill(p.status, StatusOffline, statusQoS, true).
 		SetCustomOpenConnectionFn(p.dial).
-		SetOnConnectHandler(p.onConnect).
-		SetConnectionNotificationHandler(p.onNotification)
+		SetConnectionLostHandler(p.onLost)
 	if o.Username != "" {
 		co.SetUsername(o.Username)
 		co.SetPassword(o.Password)
 	}
 	p.client = mqtt.NewClient(co)
 	p.log.Debug("mqtt connecting", "options", o)
-	p.client.Connect() // completes only once connected: not waited for
+	p.wg.Add(2)
+	go p.connectLoop()
+	go p.sendLoop()
 
 	wait := time.NewTimer(o.ConnectTimeout + time.Second)
 	defer wait.Stop()
@@ -183,52 +221,43 @@ func New(ctx context.Context, o Options, log *slog.Logger) (*Publisher, error) {
 	case <-p.firstAttempt:
 	case <-wait.C:
 	case <-ctx.Done():
-		p.closed.Store(true)
-		p.abortConn()
-		p.client.Disconnect(0)
+		cctx, cancel := context.WithCancel(context.Background())
+		cancel()
+		_ = p.Close(cctx)
 		return nil, fmt.Errorf("mqtt %s: connecting: %w", o.URL, ctx.Err())
 	}
-	if !p.client.IsConnectionOpen() {
+	if !p.Connected() {
 		p.log.Warn("mqtt broker not reachable yet, retrying in the background", "url", o.URL, "retry_interval", o.ConnectRetryInterval)
 	}
 	return p, nil
 }
 
-// dial opens the network connection for Paho and remembers it, so that
-// Close can drop it without a DISCONNECT (which makes the broker publish
-// the last will) when "offline" could not be confirmed.
+// dial opens the network connection for Paho (TLS for tls:// URLs) and
+// remembers it, so that Close can drop it without a DISCONNECT (which
+// makes the broker publish the last will) when "offline" could not be
+// confirmed.
 func (p *Publisher) dial(u *url.URL, _ mqtt.ClientOptions) (net.Conn, error) {
-	if p.closed.Load() {
+	select {
+	case <-p.quit:
 		return nil, ErrClosed
+	default:
 	}
-	d := net.Dialer{Timeout: p.opts.ConnectTimeout}
-	c, err := d.Dial("tcp", u.Host)
-	if err != nil {
+	d := &net.Dialer{Timeout: p.opts.ConnectTimeout}
+	var c net.Conn
+	var err error
+	if u.Scheme == "tls" {
+		ctx, cancel := context.WithTimeout(context.Background(), p.opts.ConnectTimeout)
+		defer cancel()
+		td := tls.Dialer{NetDialer: d, Config: p.tlsConf}
+		c, err = td.DialContext(ctx, "tcp", u.Host)
+		if err != nil {
+			return nil, fmt.Errorf("TLS connection to %s: %w", u.Host, err)
+		}
+	} else if c, err = d.Dial("tcp", u.Host); err != nil {
 		return nil, err
 	}
 	p.conn.Store(&connHolder{c})
-	p.store.arm()
 	return c, nil
-}
-
-// settle waits, for at most timeout, until Paho has taken its snapshot of
-// queued messages after the connection came up (see store). It reports
-// whether it did.
-func (p *Publisher) settle(timeout time.Duration) bool {
-	ch := p.store.settled()
-	select {
-	case <-ch:
-		return true
-	default:
-	}
-	t := time.NewTimer(timeout)
-	defer t.Stop()
-	select {
-	case <-ch:
-		return true
-	case <-t.C:
-		return false
-	}
 }
 
 func (p *Publisher) abortConn() {
@@ -237,69 +266,186 @@ func (p *Publisher) abortConn() {
 	}
 }
 
-func (p *Publisher) onConnect(c mqtt.Client) {
-	n := p.connects.Add(1)
-	p.failMu.Lock()
-	p.lastFail = ""
-	p.failMu.Unlock()
-
-	p.settle(p.opts.WriteTimeout)
+func (p *Publisher) onLost(_ mqtt.Client, err error) {
 	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.closed.Load() {
-		return
+	l := p.pending
+	p.mu.Unlock()
+	if l != nil {
+		l.lost(err)
 	}
-	p.log.Info("mqtt connected", "url", p.opts.URL, "client_id", p.opts.ClientID, "connects", n)
-	tok := c.Publish(p.status, statusQoS, true, StatusOnline)
-	go func() {
-		if !tok.WaitTimeout(p.opts.WriteTimeout+p.opts.ConnectTimeout) || tok.Error() == nil {
-			return
-		}
-		p.log.Warn("mqtt status not published", "topic", p.status, "payload", StatusOnline, "err", tok.Error())
-	}()
 }
 
-func (p *Publisher) onNotification(_ mqtt.Client, n mqtt.ConnectionNotification) {
-	switch n := n.(type) {
-	case mqtt.ConnectionNotificationConnected:
-		p.firstAttemptOnce.Do(func() { close(p.firstAttempt) })
-	case mqtt.ConnectionNotificationFailed:
-		p.store.release() // no snapshot follows a failed attempt
-		p.firstAttemptOnce.Do(func() { close(p.firstAttempt) })
-		if p.closed.Load() {
-			return
+// setCur records the current connection (nil: none) and wakes waiters.
+func (p *Publisher) setCur(l *link) {
+	p.mu.Lock()
+	p.cur = l
+	close(p.changed)
+	p.changed = make(chan struct{})
+	p.mu.Unlock()
+}
+
+// waitUp returns the current connection, waiting until there is one; nil
+// once the Publisher quits.
+func (p *Publisher) waitUp() *link {
+	for {
+		p.mu.Lock()
+		l, ch := p.cur, p.changed
+		p.mu.Unlock()
+		if l != nil {
+			return l
 		}
-		reason := fmt.Sprint(n.Reason)
-		p.failMu.Lock()
-		changed := reason != p.lastFail
-		p.lastFail = reason
-		p.failMu.Unlock()
-		// One warning per outage and per new reason; repeats at debug level.
-		level := slog.LevelDebug
-		if changed {
-			level = slog.LevelWarn
-		}
-		p.log.Log(context.Background(), level, "mqtt connection attempt failed", "url", p.opts.URL, "err", reason)
-	case mqtt.ConnectionNotificationLost:
-		p.store.release()
-		if !p.closed.Load() {
-			p.log.Warn("mqtt connection lost, reconnecting", "url", p.opts.URL, "err", n.Reason)
+		select {
+		case <-ch:
+		case <-p.quit:
+			return nil
 		}
 	}
 }
 
-// Topic joins the topic prefix, the device and parts with '/'. It does not
-// validate parts; Publish does.
-func (p *Publisher) Topic(parts ...string) string {
+// sleep waits for d or until the Publisher quits; it reports whether d
+// passed.
+func (p *Publisher) sleep(d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-p.quit:
+		return false
+	}
+}
+
+// connectLoop connects, waits for the connection to be lost and connects
+// again, until the Publisher quits.
+func (p *Publisher) connectLoop() {
+	defer p.wg.Done()
+	var lastFail string // reason of the last failed attempt of this outage
+	backoff := time.Duration(0)
+	for {
+		l := &link{down: make(chan struct{})}
+		p.mu.Lock()
+		p.pending = l
+		p.mu.Unlock()
+		tok := p.client.Connect()
+		select {
+		case <-tok.Done():
+		case <-p.quit:
+			return
+		}
+		if err := tok.Error(); err != nil {
+			p.firstAttemptOnce.Do(func() { close(p.firstAttempt) })
+			reason := err.Error()
+			level := slog.LevelDebug // repeats of the same reason
+			if reason != lastFail {
+				level = slog.LevelWarn
+			}
+			lastFail = reason
+			p.log.Log(context.Background(), level, "mqtt connection attempt failed", "url", p.opts.URL, "err", reason)
+			wait := p.opts.ConnectRetryInterval
+			if p.connects.Load() > 0 {
+				backoff = min(max(2*backoff, time.Second), p.opts.MaxReconnectInterval)
+				wait = backoff
+			}
+			if !p.sleep(wait) {
+				return
+			}
+			continue
+		}
+		lastFail, backoff = "", 0
+		n := p.connects.Add(1)
+		p.log.Info("mqtt connected", "url", p.opts.URL, "client_id", p.opts.ClientID, "connects", n)
+		// "online" goes out before anything queued.
+		online := p.client.Publish(p.status, statusQoS, true, StatusOnline)
+		go func() {
+			if !online.WaitTimeout(p.opts.WriteTimeout+p.opts.ConnectTimeout) || online.Error() == nil {
+				return
+			}
+			p.log.Warn("mqtt status not published", "topic", p.status, "payload", StatusOnline, "err", online.Error())
+		}()
+		p.setCur(l)
+		p.firstAttemptOnce.Do(func() { close(p.firstAttempt) })
+		select {
+		case <-l.down:
+		case <-p.quit:
+			return
+		}
+		p.setCur(nil)
+		why, _ := l.err.Load().(error)
+		p.log.Warn("mqtt connection lost, reconnecting", "url", p.opts.URL, "err", why, "queued", p.q.depth())
+	}
+}
+
+// sendLoop sends the queue's head, one message at a time, while connected.
+func (p *Publisher) sendLoop() {
+	defer p.wg.Done()
+	for {
+		l := p.waitUp()
+		if l == nil {
+			return
+		}
+		r := p.q.head()
+		if r == nil {
+			select {
+			case <-p.q.notify:
+			case <-l.down:
+			case <-p.quit:
+				return
+			}
+			continue
+		}
+		tok := p.client.Publish(r.topic, r.msg.QoS, r.msg.Retained, r.payload)
+		select {
+		case <-tok.Done():
+			if err := tok.Error(); err != nil {
+				p.q.release()
+				p.log.Debug("mqtt publish failed, retrying", "topic", r.topic, "err", err)
+				select { // normally the connection is lost: wait for the next one
+				case <-l.down:
+				case <-time.After(100 * time.Millisecond):
+				case <-p.quit:
+					return
+				}
+				continue
+			}
+			p.q.ack(r)
+			p.sent.Add(1)
+		case <-l.down: // sent again on the next connection
+			p.q.release()
+		case <-p.quit:
+			p.q.release()
+			return
+		}
+	}
+}
+
+// JoinTopic joins prefix, device and parts with '/':
+// JoinTopic("autoclipd", "edge-1", "yard", "event") is
+// "autoclipd/edge-1/yard/event". It does not validate.
+func JoinTopic(prefix, device string, parts ...string) string {
 	var b strings.Builder
-	b.WriteString(p.opts.TopicPrefix)
+	b.WriteString(prefix)
 	b.WriteByte('/')
-	b.WriteString(p.opts.Device)
+	b.WriteString(device)
 	for _, s := range parts {
 		b.WriteByte('/')
 		b.WriteString(s)
 	}
 	return b.String()
+}
+
+// Topic joins the topic prefix, the device and parts with '/'. It does not
+// validate parts; Publish does.
+func (p *Publisher) Topic(parts ...string) string {
+	return JoinTopic(p.opts.TopicPrefix, p.opts.Device, parts...)
+}
+
+// CameraTopic is <prefix>/<device>/<camera>/<kind>, e.g. kind "event"; it
+// checks that camera is a valid topic segment and names it if not.
+func (p *Publisher) CameraTopic(camera, kind string) (string, error) {
+	if err := ValidateSegment(camera); err != nil {
+		return "", fmt.Errorf("camera %q: %w", camera, err)
+	}
+	return p.Topic(camera, kind), nil
 }
 
 // StatusTopic is <prefix>/<device>/status.
@@ -310,11 +456,13 @@ func (p *Publisher) ClassificationTopic(camera string) string {
 	return p.Topic(camera, "classification")
 }
 
+// Options returns the options the Publisher runs with, defaults filled in.
+func (p *Publisher) Options() Options { return p.opts }
+
 // PublishClassification publishes m on ClassificationTopic(m.Camera) with
-// Options.QoS, not retained. An empty m.Device is filled with the
-// publisher's device; another device name is an error, as is a camera name
-// that is not a valid topic segment. See [Publisher] for what happens while
-// disconnected.
+// MsgFor(ClassClassification) (Options.QoS, not retained). An empty
+// m.Device is filled with the publisher's device; another device name is
+// an error, as is a camera name that is not a valid topic segment.
 func (p *Publisher) PublishClassification(m Classification) error {
 	if err := ValidateSegment(m.Camera); err != nil {
 		return fmt.Errorf("classification frame %d: camera: %w", m.Frame, err)
@@ -330,96 +478,118 @@ func (p *Publisher) PublishClassification(m Classification) error {
 	if err != nil {
 		return err
 	}
-	return p.Publish(p.ClassificationTopic(m.Camera), p.opts.QoS, false, payload)
+	return p.Publish(p.ClassificationTopic(m.Camera), payload, p.MsgFor(ClassClassification))
 }
 
-// Publish sends payload on topic (see [ValidateTopic]) with the given QoS
-// and retain flag. It returns once the message is written to the
-// connection or queued; an error means the message will not be sent. The
-// publisher keeps payload: do not modify it afterwards. See [Publisher] for
-// what happens while disconnected.
-func (p *Publisher) Publish(topic string, qos byte, retained bool, payload []byte) error {
-	if qos > 2 {
-		return fmt.Errorf("publish %s: qos %d: must be 0, 1 or 2", topic, qos)
+// Publish queues payload for topic (see [ValidateTopic]) with m's QoS,
+// retain flag and class, and returns; see [Publisher] for when it is sent.
+// The error is nil when the message is queued, wraps ErrDropped when the
+// full queue dropped it at once, ErrClosed after Close, and names the
+// topic and the field for an invalid message. The publisher keeps
+// payload: do not modify it afterwards.
+func (p *Publisher) Publish(topic string, payload []byte, m Msg) error {
+	if m.QoS > 2 {
+		return fmt.Errorf("publish %s: qos %d: must be 0, 1 or 2", topic, m.QoS)
+	}
+	if !m.Class.valid() {
+		return fmt.Errorf("publish %s: %v: unknown message class", topic, m.Class)
 	}
 	if err := ValidateTopic(topic); err != nil {
 		return fmt.Errorf("publish: %w", err)
 	}
+	if len(payload) > maxPayload-len(topic)-16 {
+		return fmt.Errorf("publish %s: payload of %d bytes: larger than an MQTT packet allows", topic, len(payload))
+	}
 	if p.closed.Load() {
 		return fmt.Errorf("publish %s: %w", topic, ErrClosed)
 	}
-	open := p.client.IsConnectionOpen()
-	if open {
-		open = p.settle(p.opts.WriteTimeout)
-	}
-	if !open && (qos == 0 || p.connects.Load() == 0) {
-		p.dropped.Add(1)
-		return fmt.Errorf("publish %s: qos %d: %w", topic, qos, ErrNotConnected)
-	}
-	tok := p.client.Publish(topic, qos, retained, payload)
-	select {
-	case <-tok.Done():
-		if err := tok.Error(); err != nil {
-			return fmt.Errorf("publish %s: %w", topic, err)
-		}
-	default: // in flight: the acknowledgement is not waited for
+	if p.q.push(topic, payload, m) {
+		return fmt.Errorf("publish %s (%s): %w", topic, m.Class, ErrDropped)
 	}
 	p.published.Add(1)
 	return nil
 }
 
 // Connected reports whether the connection to the broker is up.
-func (p *Publisher) Connected() bool { return p.client.IsConnectionOpen() }
+func (p *Publisher) Connected() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.cur != nil
+}
 
 // Stats returns the publisher's counters.
 func (p *Publisher) Stats() Stats {
-	return Stats{
-		Connected: p.client.IsConnectionOpen(),
-		Connects:  p.connects.Load(),
-		Published: p.published.Load(),
-		Dropped:   p.dropped.Load(),
+	dropped, depth, maxDepth := p.q.counters()
+	s := Stats{
+		Connected:      p.Connected(),
+		Connects:       p.connects.Load(),
+		Published:      p.published.Load(),
+		Sent:           p.sent.Load(),
+		DroppedByClass: dropped,
+		QueueDepth:     depth,
+		QueueMax:       maxDepth,
 	}
+	s.Reconnects = max(s.Connects, 1) - 1
+	for _, n := range dropped {
+		s.Dropped += n
+	}
+	return s
 }
 
-// Close publishes the retained status "offline", waits for the broker to
-// acknowledge it (until ctx is done, at most 2 x Options.WriteTimeout) and
-// disconnects cleanly. If the acknowledgement does not come in time, it
-// drops the connection without a DISCONNECT instead, so that the broker
-// publishes the last will "offline", and returns an error saying so. If
-// the connection is down when Close is called, the broker has published
-// (or, once its keep-alive expires, will publish) the last will, and Close
-// just stops reconnecting. Messages still queued are discarded. Paho's
-// reconnection goroutine may linger until its current back-off sleep ends;
-// it does not connect again. Later calls return nil.
+// Close stops accepting messages, sends what is queued until ctx is done
+// (or for at most 5 s if ctx has no deadline), keeping a little of the
+// time for the status: it then publishes the retained status "offline",
+// waits for the broker to acknowledge it (until ctx is done, at most 2 x
+// Options.WriteTimeout) and disconnects cleanly. If the acknowledgement
+// does not come in time, it drops the connection without a DISCONNECT
+// instead, so that the broker publishes the last will "offline", and
+// returns an error saying so. If the connection is down, the broker has
+// published (or, once its keep-alive expires, will publish) the last will.
+// Messages not sent stay on disk with Options.QueueDir (sent after the
+// next New) and are lost otherwise; Close logs how many. Later calls
+// return nil.
 func (p *Publisher) Close(ctx context.Context) error {
-	if p.closed.Load() {
-		return nil
-	}
-	if p.client.IsConnectionOpen() {
-		wait := 5 * time.Second
-		if d, ok := ctx.Deadline(); ok {
-			wait = time.Until(d)
-		}
-		p.settle(wait)
-	}
-	p.mu.Lock()
 	if p.closed.Swap(true) {
-		p.mu.Unlock()
 		return nil
 	}
-	var tok mqtt.Token
-	if p.client.IsConnectionOpen() {
-		tok = p.client.Publish(p.status, statusQoS, true, StatusOffline)
+	deadline, ok := ctx.Deadline()
+	if !ok {
+		deadline = time.Now().Add(closeFlushLimit)
 	}
-	p.mu.Unlock()
+	// Keep a quarter of the time, at most one write timeout, for "offline".
+	flushBy := deadline.Add(-min(p.opts.WriteTimeout, time.Until(deadline)/4))
+	for p.q.depth() > 0 && ctx.Err() == nil && time.Now().Before(flushBy) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	left := p.q.depth()
+	close(p.quit)
+	p.wg.Wait()
 
-	if tok == nil {
-		p.log.Info("mqtt closed while disconnected: the broker publishes the last will", "url", p.opts.URL)
+	var err error
+	if p.Connected() {
+		err = p.goOffline(ctx)
+	} else {
+		p.abortConn()
 		p.client.Disconnect(0)
-		return nil
+		p.log.Info("mqtt closed while disconnected: the broker publishes the last will", "url", p.opts.URL)
 	}
-	// A connection that dies now leaves the token pending for good (the
-	// session keeps it for a resume that will not come): bound the wait.
+	if qerr := p.q.close(); qerr != nil {
+		err = errors.Join(err, qerr)
+	}
+	if left > 0 {
+		where := "lost"
+		if p.opts.QueueDir != "" {
+			where = "kept in " + p.opts.QueueDir + " for the next start"
+		}
+		p.log.Warn("mqtt closed with messages not sent", "messages", left, "fate", where)
+	}
+	return err
+}
+
+// goOffline publishes "offline" on a live connection and disconnects.
+func (p *Publisher) goOffline(ctx context.Context) error {
+	tok := p.client.Publish(p.status, statusQoS, true, StatusOffline)
+	// A connection that dies now may leave the token pending: bound the wait.
 	limit := time.NewTimer(2 * p.opts.WriteTimeout)
 	defer limit.Stop()
 	var err error

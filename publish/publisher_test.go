@@ -211,7 +211,7 @@ func TestStatusOnlineThenOfflineOnClose(t *testing.T) {
 		if string(m.Payload) != StatusOffline || !m.Retained {
 			t.Errorf("after Close a late subscriber got %v, want retained %q", m, StatusOffline)
 		}
-		if err := p.Publish(p.Topic("x"), 1, false, []byte("late")); !errors.Is(err, ErrClosed) {
+		if err := p.Publish(p.Topic("x"), []byte("late"), Msg{QoS: 1, Class: ClassEvent}); !errors.Is(err, ErrClosed) {
 			t.Errorf("Publish after Close: %v, want ErrClosed", err)
 		}
 	})
@@ -255,35 +255,36 @@ func TestLastWill(t *testing.T) {
 		if m, err := late.Next(wait); err != nil || string(m.Payload) != StatusOffline || !m.Retained {
 			t.Errorf("late subscriber: %v %v, want retained %q", m, err, StatusOffline)
 		}
-		// QoS 0 while down is dropped and reported.
+		// QoS 0 while down is queued.
 		deadline := time.Now().Add(wait)
 		for p.Connected() && time.Now().Before(deadline) {
 			time.Sleep(10 * time.Millisecond)
 		}
-		err := p.PublishClassification(sampleClassification())
-		if !errors.Is(err, ErrNotConnected) {
-			t.Errorf("QoS 0 while down: %v, want ErrNotConnected", err)
+		if err := p.PublishClassification(sampleClassification()); err != nil {
+			t.Errorf("QoS 0 while down: %v, want it queued", err)
 		}
-		if s := p.Stats(); s.Dropped != 1 || s.Connected {
-			t.Errorf("stats %+v, want 1 dropped, not connected", s)
+		if s := p.Stats(); s.Dropped != 0 || s.Connected || s.QueueDepth != 1 {
+			t.Errorf("stats %+v, want 1 queued, none dropped, not connected", s)
 		}
 
+		// Close flushes until its context ends, then gives up: the broker
+		// has the last will.
 		start := time.Now()
-		ctx, cancel := context.WithTimeout(context.Background(), wait)
+		ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
 		defer cancel()
 		if err := p.Close(ctx); err != nil {
 			t.Errorf("Close while disconnected: %v", err)
 		}
-		if d := time.Since(start); d > time.Second {
-			t.Errorf("Close while disconnected took %s", d)
+		if d := time.Since(start); d > 300*time.Millisecond+time.Second {
+			t.Errorf("Close while disconnected took %s, past its context", d)
 		}
 	})
 }
 
 // TestBrokerDownAtStart starts the publisher first: New returns at once,
-// messages are refused until the first connection (even QoS 1: see
-// Publisher), the publisher connects when the broker appears, says
-// "online" and delivers.
+// messages published before the first connection are queued (QoS 0 and 1),
+// the publisher connects when the broker appears, says "online" first and
+// delivers them in order.
 func TestBrokerDownAtStart(t *testing.T) {
 	forEachBroker(t, func(t *testing.T, b testBroker) {
 		b.Stop()
@@ -298,14 +299,23 @@ func TestBrokerDownAtStart(t *testing.T) {
 			t.Fatal("connected with the broker down")
 		}
 		for _, qos := range []byte{0, 1} {
-			if err := p.Publish(p.Topic("dropped"), qos, true, []byte("while down")); !errors.Is(err, ErrNotConnected) {
-				t.Fatalf("QoS %d before the first connection: %v, want ErrNotConnected", qos, err)
+			if err := p.Publish(p.Topic("early"), []byte(fmt.Sprint(qos)), Msg{QoS: qos, Retained: true, Class: ClassState}); err != nil {
+				t.Fatalf("QoS %d before the first connection: %v, want it queued", qos, err)
 			}
 		}
 		time.Sleep(300 * time.Millisecond) // a few failed attempts
+		if s := p.Stats(); s.QueueDepth != 2 || s.Connects != 0 {
+			t.Fatalf("stats %+v, want 2 queued", s)
+		}
 
 		b.Start()
 		waitConnected(t, p, wait)
+		waitDrained(t, p, wait)
+		// Retained: the last one is there for a late subscriber.
+		late := mqtttest.Subscribe(t, b.Addr(), "test/autoclipd/edge-4/early")
+		if m, err := late.Next(wait); err != nil || string(m.Payload) != "1" || !m.Retained {
+			t.Fatalf("early message: %v %v, want the QoS 1 one retained", m, err)
+		}
 		sub := mqtttest.Subscribe(t, b.Addr(), "test/autoclipd/edge-4/#")
 		if _, err := sub.WaitFor(func(m mqtttest.Message) bool {
 			return m.Topic == "test/autoclipd/edge-4/status" && string(m.Payload) == StatusOnline
@@ -324,12 +334,8 @@ func TestBrokerDownAtStart(t *testing.T) {
 		if w := decodeStrict(t, m.Payload); w.Frame != c.Frame || w.Device != "edge-4" || m.QoS != 1 {
 			t.Errorf("classification %v (qos %d)", m, m.QoS)
 		}
-		for _, m := range sub.All() {
-			if strings.HasSuffix(m.Topic, "/dropped") {
-				t.Errorf("dropped message delivered: %v", m)
-			}
-		}
-		if s := p.Stats(); s.Connects != 1 || s.Dropped != 2 || s.Published != 1 {
+		waitDrained(t, p, wait)
+		if s := p.Stats(); s.Connects != 1 || s.Dropped != 0 || s.Published != 3 || s.Sent != 3 || s.QueueDepth != 0 {
 			t.Errorf("stats %+v", s)
 		}
 	})
@@ -367,10 +373,12 @@ func TestPublishRejects(t *testing.T) {
 		err  func() error
 		want string
 	}{
-		{"wildcard topic", func() error { return p.Publish("a/+/b", 0, false, nil) }, `publish: topic "a/+/b": level 2`},
-		{"empty level", func() error { return p.Publish("a//b", 0, false, nil) }, `topic "a//b": level 2 is empty`},
-		{"sys topic", func() error { return p.Publish("$SYS/x", 0, false, nil) }, `starts with '$'`},
-		{"qos 3", func() error { return p.Publish("a/b", 3, false, nil) }, "qos 3: must be 0, 1 or 2"},
+		{"wildcard topic", func() error { return p.Publish("a/+/b", nil, Msg{}) }, `publish: topic "a/+/b": level 2`},
+		{"empty level", func() error { return p.Publish("a//b", nil, Msg{}) }, `topic "a//b": level 2 is empty`},
+		{"sys topic", func() error { return p.Publish("$SYS/x", nil, Msg{}) }, `starts with '$'`},
+		{"qos 3", func() error { return p.Publish("a/b", nil, Msg{QoS: 3}) }, "publish a/b: qos 3: must be 0, 1 or 2"},
+		{"unknown class", func() error { return p.Publish("a/b", nil, Msg{Class: 9}) }, "publish a/b: class(9): unknown message class"},
+		{"bad camera topic", func() error { _, err := p.CameraTopic("a+b", "event"); return err }, `camera "a+b": "a+b": wildcard '+' at byte 1`},
 		{"camera with slash", func() error {
 			c := sampleClassification()
 			c.Camera = "front/door"
@@ -546,7 +554,8 @@ func BenchmarkPublishClassification(b *testing.B) {
 // TestQueuedDuringOutage publishes QoS 1 messages while the network to the
 // broker is down: they arrive after the reconnection, all of them, in
 // order (a QoS 1 duplicate would be allowed), with those in flight when
-// the network went down; QoS 0 ones are dropped.
+// the network went down; a QoS 0 one is queued as well, and new messages
+// published while the backlog goes out stay behind it.
 func TestQueuedDuringOutage(t *testing.T) {
 	forEachBroker(t, func(t *testing.T, b testBroker) {
 		proxy := mqtttest.NewProxy(t, b.Addr())
@@ -558,7 +567,7 @@ func TestQueuedDuringOutage(t *testing.T) {
 		seq := 0
 		send := func(n int) {
 			for range n {
-				if err := p.Publish(topic, 1, false, []byte(fmt.Sprint(seq))); err != nil {
+				if err := p.Publish(topic, []byte(fmt.Sprint(seq)), Msg{QoS: 1, Class: ClassEvent}); err != nil {
 					t.Fatalf("publish %d: %v", seq, err)
 				}
 				seq++
@@ -573,13 +582,16 @@ func TestQueuedDuringOutage(t *testing.T) {
 		if p.Connected() {
 			t.Fatal("still connected with the network down")
 		}
-		send(during)
-		if err := p.Publish(topic, 0, false, []byte("qos0")); !errors.Is(err, ErrNotConnected) {
+		send(during / 2)
+		if err := p.Publish(topic, []byte(fmt.Sprint(seq)), Msg{QoS: 0, Class: ClassClassification}); err != nil {
 			t.Errorf("QoS 0 during the outage: %v", err)
 		}
+		seq++
+		send(during / 2)
 		time.Sleep(300 * time.Millisecond) // some reconnection attempts fail
 		proxy.Up()
 		waitConnected(t, p, wait)
+		send(after) // behind the backlog, not before it
 
 		next := 0
 		receive := func() {
@@ -603,11 +615,8 @@ func TestQueuedDuringOutage(t *testing.T) {
 			}
 		}
 		receive()
-		// Only now: a message published while Paho is still resending its
-		// queue may overtake the queued ones (see Publisher).
-		send(after)
-		receive()
-		if s := p.Stats(); s.Connects != 2 || s.Published != uint64(seq) || s.Dropped != 1 {
+		waitDrained(t, p, wait)
+		if s := p.Stats(); s.Connects != 2 || s.Reconnects != 1 || s.Published != uint64(seq) || s.Dropped != 0 || s.Sent < uint64(seq) {
 			t.Errorf("stats %+v", s)
 		}
 	})

@@ -1,0 +1,283 @@
+package publish
+
+import (
+	"log/slog"
+	"sync"
+)
+
+// DefaultQueue is the default bound of the outgoing queue, in messages.
+const DefaultQueue = 10000
+
+// record is one queued message. seq orders records: a record pushed later
+// has a larger seq.
+type record struct {
+	seq     uint64
+	msg     Msg
+	topic   string
+	payload []byte
+
+	seg  *segment // disk segment holding it; nil in memory only
+	size int64    // its size on disk
+}
+
+// fifo is a queue of records of one class, in seq order.
+type fifo struct {
+	items []*record
+	head  int
+}
+
+func (f *fifo) len() int { return len(f.items) - f.head }
+
+func (f *fifo) front() *record { return f.items[f.head] }
+
+func (f *fifo) push(r *record) {
+	if f.head > 0 && f.head >= len(f.items)/2 {
+		n := copy(f.items, f.items[f.head:])
+		clear(f.items[n:])
+		f.items = f.items[:n]
+		f.head = 0
+	}
+	f.items = append(f.items, r)
+}
+
+func (f *fifo) pop() *record {
+	r := f.items[f.head]
+	f.items[f.head] = nil
+	f.head++
+	if f.head == len(f.items) {
+		f.items = f.items[:0]
+		f.head = 0
+	}
+	return r
+}
+
+// popSecond removes and returns the second record (the first is in flight).
+func (f *fifo) popSecond() *record {
+	r := f.items[f.head+1]
+	f.items[f.head+1] = f.items[f.head]
+	f.items[f.head] = nil
+	f.head++
+	return r
+}
+
+// queue is the bounded outgoing queue of a Publisher: records in seq
+// order, one fifo per class so that the oldest record of a class can be
+// dropped in O(1). The head (smallest seq) is sent first; while it is in
+// flight it is never dropped. With a diskLog, every push and removal is
+// also written to disk. All methods are safe for concurrent use.
+type queue struct {
+	mu       sync.Mutex
+	bound    int
+	cls      [numClasses]fifo
+	n        int
+	inflight uint64 // seq of the record being sent; 0 when none
+	nextSeq  uint64
+	dropped  [numClasses]uint64
+	maxDepth int
+	disk     *diskLog // nil: memory only
+	log      *slog.Logger
+
+	notify chan struct{} // capacity 1: signalled by push
+}
+
+func newQueue(bound int, log *slog.Logger) *queue {
+	return &queue{bound: bound, nextSeq: 1, log: log, notify: make(chan struct{}, 1)}
+}
+
+// openQueue returns a queue of at most bound records, kept on disk in dir
+// when dir is not empty, with the records found there queued again (and
+// the oldest dropped by the usual rule if they are more than bound).
+func openQueue(bound int, dir string, log *slog.Logger) (*queue, error) {
+	q := newQueue(bound, log)
+	if dir == "" {
+		return q, nil
+	}
+	d, recs, maxSeq, err := openDiskLog(dir, log)
+	if err != nil {
+		return nil, err
+	}
+	for _, r := range recs {
+		q.add(r)
+	}
+	q.nextSeq = max(q.nextSeq, maxSeq+1)
+	q.disk = d
+	q.trim()
+	if len(recs) > 0 {
+		log.Info("mqtt queue: messages from the last run queued again", "dir", dir, "messages", q.depth())
+	}
+	return q, nil
+}
+
+// push appends a message and, when that makes the queue exceed its bound,
+// drops the oldest record of the lowest class present (classification
+// first, events last; see Class), which may be the new one. It reports
+// whether the new message itself was dropped.
+func (q *queue) push(topic string, payload []byte, m Msg) (droppedNew bool) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.n >= q.bound {
+		victim := -1
+		for c := range int(m.Class) + 1 {
+			if q.droppable(Class(c)) {
+				victim = c
+				break
+			}
+		}
+		if victim < 0 {
+			q.dropped[m.Class]++
+			return true
+		}
+		q.drop(Class(victim))
+	}
+	r := &record{seq: q.nextSeq, msg: m, topic: topic, payload: payload}
+	q.nextSeq++
+	if q.disk != nil {
+		q.disk.append(r)
+	}
+	q.cls[m.Class].push(r)
+	q.n++
+	q.maxDepth = max(q.maxDepth, q.n)
+	select {
+	case q.notify <- struct{}{}:
+	default:
+	}
+	return false
+}
+
+// add inserts a record read back from disk (in seq order) without writing
+// it again.
+func (q *queue) add(r *record) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	q.cls[r.msg.Class].push(r)
+	q.n++
+	q.nextSeq = max(q.nextSeq, r.seq+1)
+	q.maxDepth = max(q.maxDepth, q.n)
+}
+
+// trim drops records by the usual rule until the queue is within its
+// bound (after reading back more records than a smaller bound allows).
+func (q *queue) trim() {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	for q.n > q.bound {
+		for c := range Class(numClasses) {
+			if q.droppable(c) {
+				q.drop(c)
+				break
+			}
+		}
+	}
+}
+
+func (q *queue) droppable(c Class) bool {
+	f := &q.cls[c]
+	switch f.len() {
+	case 0:
+		return false
+	case 1:
+		return f.front().seq != q.inflight
+	}
+	return true
+}
+
+// drop removes the oldest record of class c that is not in flight.
+func (q *queue) drop(c Class) {
+	f := &q.cls[c]
+	var r *record
+	if f.front().seq == q.inflight {
+		r = f.popSecond()
+	} else {
+		r = f.pop()
+	}
+	q.n--
+	q.dropped[c]++
+	if q.disk != nil {
+		q.disk.remove(r, q.records)
+	}
+}
+
+// head returns the record to send next and marks it in flight, or nil if
+// the queue is empty.
+func (q *queue) head() *record {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	var h *record
+	for c := range q.cls {
+		f := &q.cls[c]
+		if f.len() > 0 && (h == nil || f.front().seq < h.seq) {
+			h = f.front()
+		}
+	}
+	if h != nil {
+		q.inflight = h.seq
+	}
+	return h
+}
+
+// ack removes r, the record in flight, once it was sent.
+func (q *queue) ack(r *record) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	q.inflight = 0
+	f := &q.cls[r.msg.Class]
+	if f.len() == 0 || f.front() != r { // cannot happen: the record in flight is never dropped
+		return
+	}
+	f.pop()
+	q.n--
+	if q.disk != nil {
+		q.disk.remove(r, q.records)
+	}
+}
+
+// release clears the in-flight mark: the record stays at the head.
+func (q *queue) release() {
+	q.mu.Lock()
+	q.inflight = 0
+	q.mu.Unlock()
+}
+
+// records returns the queued records in seq order. q.mu must be held.
+func (q *queue) records() []*record {
+	out := make([]*record, 0, q.n)
+	idx := [numClasses]int{}
+	for {
+		best := -1
+		for c := range q.cls {
+			f := &q.cls[c]
+			if f.head+idx[c] < len(f.items) && (best < 0 || f.items[f.head+idx[c]].seq < q.cls[best].items[q.cls[best].head+idx[best]].seq) {
+				best = c
+			}
+		}
+		if best < 0 {
+			return out
+		}
+		out = append(out, q.cls[best].items[q.cls[best].head+idx[best]])
+		idx[best]++
+	}
+}
+
+// depth is the number of queued records, the one in flight included.
+func (q *queue) depth() int {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return q.n
+}
+
+// counters returns the dropped counts and the largest depth seen.
+func (q *queue) counters() (dropped [numClasses]uint64, depth, maxDepth int) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return q.dropped, q.n, q.maxDepth
+}
+
+// close closes the disk log, if any.
+func (q *queue) close() error {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.disk == nil {
+		return nil
+	}
+	return q.disk.close()
+}
