@@ -268,7 +268,7 @@ func (d *daemon) publishSetStatus(name string, st SetStatus) {
 	if err != nil {
 		return
 	}
-	if err := d.pub.Publish(d.pub.Topic("labels", name, "status"), 1, true, payload); err != nil {
+	if err := d.pub.Publish(d.pub.Topic("labels", name, "status"), payload, d.pub.MsgFor(publish.ClassState)); err != nil {
 		d.log.Warn("publishing label set status", "set", name, "err", err)
 	}
 }

@@ -89,7 +89,7 @@ func TestStartupErrors(t *testing.T) {
 		{
 			name:  "missing label set",
 			setup: func(t *testing.T, dir string) { must(t, os.Remove(filepath.Join(dir, "labels/colours.txt"))) },
-			want:  `^autoclipd: \S+/config\.yaml:\d+: cameras\[0\]\.labels: label set "colours" not found: no \S+/labels/colours\.txt$`,
+			want:  `^autoclipd: \S+/config\.yaml:\d+: cameras\[0\]\.labels: label set "colours" not found: no \S+/labels/colours\.txt or colours\.yaml$`,
 		},
 	}
 	for _, tc := range tests {
