@@ -70,8 +70,9 @@ type ProviderOptions struct {
 	Providers []string
 	// DeviceID is the GPU used by TensorRT and CUDA (model.device_id).
 	DeviceID int
-	// TensorRTFP16 lets TensorRT run in fp16 (model.trt_fp16).
-	TensorRTFP16 bool
+	// TensorRTFullPrecision makes TensorRT build fp32 engines; by default it
+	// builds fp16 ones (faster, and CLIP's embeddings barely change).
+	TensorRTFullPrecision bool
 	// CacheDir holds TensorRT's engine and timing caches (in its tensorrt
 	// subfolder) so that engines are built once; "" disables them.
 	CacheDir string
@@ -128,6 +129,48 @@ func (o ProviderOptions) logger() *slog.Logger {
 type trtProfile struct {
 	Name          string
 	Min, Opt, Max []int64
+}
+
+// imageProfiles is the TensorRT profile of an image encoder's input: one
+// fixed shape when the model fixes its batch, else batches of 1 to maxBatch,
+// built for maxBatch.
+func imageProfiles(in TensorInfo, maxBatch int) []trtProfile {
+	shape := slices.Clone(in.Shape)
+	if len(shape) == 0 {
+		return nil
+	}
+	maxBatch = max(maxBatch, 1)
+	if shape[0] > 0 {
+		return []trtProfile{{Name: in.Name, Min: shape, Opt: shape, Max: shape}}
+	}
+	lo, hi := slices.Clone(shape), slices.Clone(shape)
+	lo[0], hi[0] = 1, int64(maxBatch)
+	if slices.ContainsFunc(hi, func(d int64) bool { return d < 1 }) {
+		return nil // other dynamic axes: let TensorRT infer the profile
+	}
+	return []trtProfile{{Name: in.Name, Min: lo, Opt: hi, Max: hi}}
+}
+
+// textProfiles are the TensorRT profiles of a text encoder's token inputs
+// (input_ids and, when present, attention_mask; all [N,L]): fixed axes stay,
+// a dynamic batch goes from 1 to batch, a dynamic sequence from 1 to
+// ContextLength, built for batch x 16 tokens (most prompts are shorter).
+func textProfiles(inputs []TensorInfo, batch int) []trtProfile {
+	var ps []trtProfile
+	for _, in := range inputs {
+		if len(in.Shape) != 2 {
+			return nil
+		}
+		lo, opt, hi := slices.Clone(in.Shape), slices.Clone(in.Shape), slices.Clone(in.Shape)
+		if in.Shape[0] < 1 {
+			lo[0], opt[0], hi[0] = 1, int64(max(batch, 1)), int64(max(batch, 1))
+		}
+		if in.Shape[1] < 1 {
+			lo[1], opt[1], hi[1] = 1, 16, ContextLength
+		}
+		ps = append(ps, trtProfile{Name: in.Name, Min: lo, Opt: opt, Max: hi})
+	}
+	return ps
 }
 
 func profileOption(ps []trtProfile, pick func(trtProfile) []int64) string {
@@ -215,7 +258,7 @@ func appendTensorRT(so *ort.SessionOptions, o Options, profiles []trtProfile) er
 	defer to.Destroy()
 	opts := map[string]string{
 		"device_id":       strconv.Itoa(o.DeviceID),
-		"trt_fp16_enable": strconv.FormatBool(o.TensorRTFP16),
+		"trt_fp16_enable": strconv.FormatBool(!o.TensorRTFullPrecision),
 	}
 	if o.CacheDir != "" {
 		dir := filepath.Join(o.CacheDir, "tensorrt")
@@ -379,7 +422,7 @@ func tryProvider(path string, inputs, outputs []string, o Options, p string, lis
 	}
 	if p == ProviderTensorRT {
 		o.logger().Info("TensorRT: building the engine; the first build for a model can take minutes, later starts reuse the engine cache",
-			"model", path, "cache", filepath.Join(o.CacheDir, "tensorrt"), "fp16", o.TensorRTFP16)
+			"model", path, "cache", filepath.Join(o.CacheDir, "tensorrt"), "fp16", !o.TensorRTFullPrecision)
 	}
 	sess, err := ort.NewDynamicAdvancedSession(path, inputs, outputs, so)
 	if err != nil {

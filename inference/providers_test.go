@@ -332,6 +332,36 @@ func TestTensorRTProfileOption(t *testing.T) {
 	}
 }
 
+func TestTensorRTProfilesFromModelShapes(t *testing.T) {
+	fixed := imageProfiles(TensorInfo{Name: "image", Shape: []int64{4, 3, 224, 224}}, 1)
+	dyn := imageProfiles(TensorInfo{Name: "pixel_values", Shape: []int64{-1, 3, 224, 224}}, 8)
+	text := textProfiles([]TensorInfo{
+		{Name: "input_ids", Shape: []int64{-1, -1}},
+		{Name: "attention_mask", Shape: []int64{-1, -1}},
+	}, 32)
+	immichText := textProfiles([]TensorInfo{{Name: "text", Shape: []int64{1, 77}}}, 32)
+	for _, tc := range []struct {
+		name string
+		ps   []trtProfile
+		want string // min | opt | max
+	}{
+		{"fixed image batch", fixed, "image:4x3x224x224 | image:4x3x224x224 | image:4x3x224x224"},
+		{"dynamic image batch", dyn, "pixel_values:1x3x224x224 | pixel_values:8x3x224x224 | pixel_values:8x3x224x224"},
+		{"dynamic text", text, "input_ids:1x1,attention_mask:1x1 | input_ids:32x16,attention_mask:32x16 | input_ids:32x77,attention_mask:32x77"},
+		{"fixed text", immichText, "text:1x77 | text:1x77 | text:1x77"},
+	} {
+		got := profileOption(tc.ps, func(p trtProfile) []int64 { return p.Min }) + " | " +
+			profileOption(tc.ps, func(p trtProfile) []int64 { return p.Opt }) + " | " +
+			profileOption(tc.ps, func(p trtProfile) []int64 { return p.Max })
+		if got != tc.want {
+			t.Errorf("%s:\n got %s\nwant %s", tc.name, got, tc.want)
+		}
+	}
+	if ps := imageProfiles(TensorInfo{Name: "x", Shape: []int64{-1, 3, -1, -1}}, 4); ps != nil {
+		t.Errorf("dynamic height/width: %v, want nil (TensorRT infers it)", ps)
+	}
+}
+
 func TestSignalHandlersRestored(t *testing.T) {
 	ch := make(chan os.Signal, 1)
 	signal.Notify(ch, syscall.SIGUSR1)
