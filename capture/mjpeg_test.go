@@ -252,4 +252,3 @@ func TestSeqJPEGRoundTrip(t *testing.T) {
 		t.Fatal("decodeSeq of a grey frame: no error")
 	}
 }
-
