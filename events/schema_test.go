@@ -218,7 +218,7 @@ func TestSchemasReject(t *testing.T) {
 	sch := schemas(t)
 	for _, tc := range []struct {
 		schema, payload, want string
-		text               bool
+		text                  bool
 	}{
 		{"event.schema.json", `{"type":"begin","id":"1-demo-red-1","seq":1,"camera":"demo","label":"red","label_set":"c","start_time":"2026-11-29T08:30:00.100Z","end_time":null,"top_score":0.9,"threshold":0.5}`, "type", false},
 		{"event.schema.json", `{"type":"end","id":"1-demo-red-1","seq":2,"camera":"demo","label":"red","label_set":"c","start_time":"2026-11-29T08:30:00.100Z","end_time":null,"top_score":0.9,"threshold":0.5}`, "end_time", false},
