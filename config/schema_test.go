@@ -2,6 +2,7 @@ package config
 
 import (
 	"errors"
+	"os"
 	"path/filepath"
 	"reflect"
 	"strings"
@@ -277,5 +278,60 @@ mqtt: {qos: 7, password: hunter2}
 	var list Errors
 	if !errors.As(err, &list) || len(list) != len(want) {
 		t.Errorf("%T is not Errors of %d", err, len(want))
+	}
+}
+
+func TestCheck(t *testing.T) {
+	abs, _ := filepath.Abs("testdata/check")
+	got := Check("testdata/check/config.yaml")
+	var msgs []string
+	for _, e := range got {
+		msgs = append(msgs, strings.ReplaceAll(e.Error(), abs, "$DIR"))
+	}
+	want := []string{
+		"testdata/check/config.yaml:17: model.onnxruntime: stat: no such file or directory: $DIR/lib/libonnxruntime.so",
+		"testdata/check/config.yaml:3: cameras[0].source: stat: no such file or directory: $DIR/clip.avi",
+		`$DIR/labels/both.txt: label set "both" is also defined by $DIR/labels/both.yaml: keep one of the two files`,
+		`$DIR/labels/door.txt:2: duplicate class "Dog" (first on line 1)`,
+		`$DIR/labels/street.yaml:2: templates[0]: template "a photo." must contain {} exactly once, where the class name goes`,
+		`$DIR/labels/yard.yaml:3: classes[1].name: duplicate class "Person" (first on line 2 as classes[0])`,
+	}
+	if strings.Join(msgs, "\n") != strings.Join(want, "\n") {
+		t.Errorf("problems\n got %s\nwant %s", strings.Join(msgs, "\n"), strings.Join(want, "\n"))
+	}
+	for _, m := range msgs {
+		if strings.Contains(m, "hunter2") {
+			t.Errorf("password in %s", m)
+		}
+	}
+	// A config that does not load: its problems, and no label checks.
+	if got := Check("testdata/invalid-qos.yaml"); len(got) != 1 || got[0].Error() != "testdata/invalid-qos.yaml:5: mqtt.qos: must be 0, 1 or 2, got 3" {
+		t.Errorf("invalid config: %v", got)
+	}
+	if got := Check("testdata/nope.yaml"); len(got) != 1 || got[0].Error() != "testdata/nope.yaml: open: no such file or directory" {
+		t.Errorf("missing config: %v", got)
+	}
+}
+
+func TestCheckMissingLabelSetAndFolder(t *testing.T) {
+	dir := t.TempDir()
+	for _, d := range []string{"m", "l"} {
+		if err := os.Mkdir(filepath.Join(dir, d), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	writeFile(t, filepath.Join(dir, "a.avi"), "x")
+	path := filepath.Join(dir, "c.yaml")
+	writeFile(t, path, base)
+	got := Check(path)
+	want := path + `:6: cameras[0].labels: label set "x" not found: no ` + filepath.Join(dir, "l", "x.txt") + " or x.yaml"
+	if len(got) != 1 || got[0].Error() != want {
+		t.Errorf("problems %v\nwant %s", got, want)
+	}
+	writeFile(t, path, strings.Replace(base, "{dir: l}", "{dir: nolabels}", 1))
+	got = Check(path)
+	want = path + ":2: labels.dir: open: no such file or directory: " + filepath.Join(dir, "nolabels")
+	if len(got) != 1 || got[0].Error() != want {
+		t.Errorf("problems %v\nwant %s", got, want)
 	}
 }
