@@ -100,7 +100,8 @@ func (f *Frame) Release() {
 // is not emptied by the garbage collector, so a steady stream of frames of one
 // size allocates no new buffers.
 type framePool struct {
-	free chan []byte
+	free   chan []byte
+	allocs atomic.Int64 // buffers allocated, for tests
 }
 
 func newFramePool(n int) *framePool { return &framePool{free: make(chan []byte, n)} }
@@ -114,6 +115,7 @@ func (p *framePool) get(n int) []byte {
 		}
 	default:
 	}
+	p.allocs.Add(1)
 	return make([]byte, n)
 }
 
@@ -224,6 +226,7 @@ type Camera struct {
 	epoch    time.Time     // origin of worker.busy
 
 	started atomic.Bool
+	live    atomic.Int32 // worker goroutines running, abandoned ones included
 
 	mu     sync.Mutex
 	latest *Frame // newest frame not yet taken
@@ -416,6 +419,7 @@ func (c *Camera) startWorker(ctx context.Context) *worker {
 	c.mu.Unlock()
 	wctx, cancel := context.WithCancel(ctx)
 	w := &worker{gen: gen, ctx: wctx, cancel: cancel, opened: make(chan struct{}), done: make(chan struct{})}
+	c.live.Add(1)
 	go c.work(w)
 	return w
 }
@@ -429,6 +433,7 @@ func (c *Camera) work(w *worker) {
 			c.stats.Hung--
 		}
 		c.mu.Unlock()
+		c.live.Add(-1)
 		close(w.done)
 	}()
 	c.enter(w)

@@ -81,13 +81,14 @@ func decodeSeq(f *Frame) (uint64, error) {
 // Modes of a seqServer.
 const (
 	modeFrames  = iota // numbered JPEG parts
-	modeStall          // keep connections open, send nothing
+	modeStall          // connections stay open and send nothing until the mode changes
+	modeHang           // like modeStall, but a connection that saw it never sends again
 	modeGarbage        // parts whose bodies are random bytes
 )
 
 // seqServer is an MJPEG camera served over real HTTP: an endless
 // multipart/x-mixed-replace stream of numbered JPEG frames at a fixed rate.
-// It can stall, send garbage, be killed and come back on the same port.
+// It can stall, hang, send garbage, be killed and come back on the same port.
 type seqServer struct {
 	t        testing.TB
 	interval time.Duration
@@ -98,9 +99,10 @@ type seqServer struct {
 	next  atomic.Uint64 // the next frame number to send
 	conns atomic.Int64  // clients that connected
 
-	mu  sync.Mutex
-	srv *http.Server
-	wg  sync.WaitGroup
+	mu   sync.Mutex
+	srv  *http.Server
+	quit chan struct{} // closed by kill
+	wg   sync.WaitGroup
 }
 
 // newSeqServer starts a server sending fps frames per second.
@@ -122,9 +124,14 @@ func newSeqServer(t testing.TB, fps float64) *seqServer {
 func (s *seqServer) URL() string { return "http://" + s.addr + "/video.mjpg" }
 
 func (s *seqServer) serve(ln net.Listener) {
-	srv := &http.Server{Handler: http.HandlerFunc(s.handle)}
+	quit := make(chan struct{})
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s.wg.Add(1)
+		defer s.wg.Done()
+		s.handle(w, r, quit)
+	})}
 	s.mu.Lock()
-	s.srv = srv
+	s.srv, s.quit = srv, quit
 	s.mu.Unlock()
 	s.wg.Add(1)
 	go func() {
@@ -137,10 +144,11 @@ func (s *seqServer) serve(ln net.Listener) {
 // power does. Handlers have returned when kill returns.
 func (s *seqServer) kill() {
 	s.mu.Lock()
-	srv := s.srv
-	s.srv = nil
+	srv, quit := s.srv, s.quit
+	s.srv, s.quit = nil, nil
 	s.mu.Unlock()
 	if srv != nil {
+		close(quit)
 		srv.Close()
 	}
 	s.wg.Wait()
@@ -151,7 +159,7 @@ func (s *seqServer) restart() {
 	s.t.Helper()
 	var ln net.Listener
 	var err error
-	for range 50 { // the port may linger briefly
+	for range 100 { // the port may linger briefly
 		if ln, err = net.Listen("tcp", s.addr); err == nil {
 			break
 		}
@@ -163,21 +171,25 @@ func (s *seqServer) restart() {
 	s.serve(ln)
 }
 
-func (s *seqServer) handle(w http.ResponseWriter, r *http.Request) {
+func (s *seqServer) handle(w http.ResponseWriter, r *http.Request, quit chan struct{}) {
 	s.conns.Add(1)
 	const boundary = "seqframe"
-	w.Header().Set("Content-Type", "multipart/x-mixed-replace; boundary="+boundary)
 	fl := w.(http.Flusher)
 	tick := time.NewTicker(s.interval)
 	defer tick.Stop()
 	rng := rand.New(rand.NewPCG(1, 2))
+	headers := false
+	hung := false
 	for {
+		mode := s.mode.Load()
+		if mode == modeHang {
+			hung = true
+		}
 		var body []byte
 		var n uint64
-		switch s.mode.Load() {
-		case modeStall:
-			fl.Flush()
-		case modeGarbage:
+		switch {
+		case hung || mode == modeStall:
+		case mode == modeGarbage:
 			body = make([]byte, 700)
 			for i := range body {
 				body[i] = byte(rng.UintN(256))
@@ -187,6 +199,10 @@ func (s *seqServer) handle(w http.ResponseWriter, r *http.Request) {
 			body = seqJPEG(n)
 		}
 		if body != nil {
+			if !headers {
+				w.Header().Set("Content-Type", "multipart/x-mixed-replace; boundary="+boundary)
+				headers = true
+			}
 			if _, err := fmt.Fprintf(w, "--%s\r\nContent-Type: image/jpeg\r\nContent-Length: %d\r\n\r\n", boundary, len(body)); err != nil {
 				return
 			}
@@ -204,6 +220,8 @@ func (s *seqServer) handle(w http.ResponseWriter, r *http.Request) {
 		select {
 		case <-tick.C:
 		case <-r.Context().Done():
+			return
+		case <-quit:
 			return
 		}
 	}
@@ -234,4 +252,3 @@ func TestSeqJPEGRoundTrip(t *testing.T) {
 		t.Fatal("decodeSeq of a grey frame: no error")
 	}
 }
-

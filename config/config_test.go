@@ -74,7 +74,7 @@ func TestLoadBadConfigs(t *testing.T) {
 		{"duplicate-camera", `testdata/invalid-duplicate-camera.yaml:4: cameras[1].name: duplicate camera "a" (also cameras[0])`},
 		{"beta", `testdata/invalid-beta.yaml:6: autoclip.beta: must be in (0, 1], got 1.5`},
 		{"method", `testdata/invalid-method.yaml:6: autoclip.method: `},
-		{"mqtt-url", `testdata/invalid-mqtt-url.yaml:6: mqtt.url: unsupported scheme "http" (want tcp:// or mqtt://)`},
+		{"mqtt-url", `testdata/invalid-mqtt-url.yaml:6: mqtt.url: unsupported scheme "http" (want tcp://, mqtt://, ssl://, tls://, mqtts://, ws:// or wss://)`},
 		{"topic-prefix", `testdata/invalid-topic-prefix.yaml:6: mqtt.topic_prefix: "home/+/cams" is not a valid topic prefix (no empty segments, '+' or '#')`},
 		{"camera-name", `testdata/invalid-camera-name.yaml:3: cameras[0].name: "front door" is not a valid name (letters, digits, '_', '.', '-'; at most 64)`},
 		{"no-model", `testdata/invalid-no-model.yaml: model.dir: required`},

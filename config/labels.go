@@ -170,11 +170,15 @@ func LoadLabelDir(dir, templates string) (sets map[string]*LabelSet, errs map[st
 }
 
 // CheckLabels loads every label set in labels.dir and checks that each
-// camera's set loads. It returns the sets that load and every problem, one
-// error each, naming the file and line: the folder's sets in name order, then
-// the cameras whose set is missing.
+// enabled camera's set loads. It returns the sets that load and every
+// problem, one error each, naming the file and line: the folder's sets in
+// name order, then the cameras whose set is missing.
 func (c *Config) CheckLabels() (map[string]*LabelSet, []error) {
 	sets, errs := LoadLabelDir(c.Labels.Dir, c.Labels.Templates)
+	if err, bad := errs[""]; bad {
+		// Every camera's set is missing: the folder error says why.
+		return sets, []error{c.Errorf("labels.dir", "%s", unwrapPathError(err)+": "+c.Labels.Dir)}
+	}
 	names := make([]string, 0, len(errs))
 	for n := range errs {
 		names = append(names, n)
@@ -184,10 +188,10 @@ func (c *Config) CheckLabels() (map[string]*LabelSet, []error) {
 	for _, n := range names {
 		problems = append(problems, errs[n])
 	}
-	if _, bad := errs[""]; bad {
-		return sets, problems // every camera's set is missing: the folder error says why
-	}
 	for i, cam := range c.Cameras {
+		if !cam.Enabled {
+			continue
+		}
 		if _, ok := sets[cam.Labels]; ok {
 			continue
 		}
@@ -204,7 +208,7 @@ func (c *Config) CheckLabels() (map[string]*LabelSet, []error) {
 func labelSetNames(dir string) ([]string, error) {
 	entries, err := os.ReadDir(dir)
 	if err != nil {
-		return nil, fmt.Errorf("label folder: %w", err)
+		return nil, err
 	}
 	seen := map[string]bool{}
 	var names []string

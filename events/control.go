@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 	"time"
+	"unicode"
 	"unicode/utf8"
 )
 
@@ -43,7 +44,7 @@ func ParseLabelSet(payload []byte, valid func(name string) error) (string, error
 		return "", errors.New("labels/set payload empty: want a label set name")
 	}
 	for i, r := range name {
-		if r < 0x20 || r == 0x7f || r == '/' || r == '+' || r == '#' {
+		if unicode.IsControl(r) || r == '/' || r == '+' || r == '#' {
 			return "", fmt.Errorf("labels/set payload %q: character %q at byte %d cannot be in a label set name", name, r, i)
 		}
 	}

@@ -17,24 +17,16 @@ type Options struct {
 	// onnx/{vision,text}_model.onnx, "fp16" for onnx/vision_model_fp16.onnx,
 	// "quantized", "int8", "uint8", "q4", ...: see FindModelVariant.
 	Variant string
+	// ProviderOptions choose the execution providers (providers.go).
+	ProviderOptions
 }
 
+// newSessionOptions returns session options for the first execution provider
+// in o.Providers that ONNX Runtime accepts (see providers.go; newSession also
+// falls back when creating the session fails, and reports the provider).
 func newSessionOptions(o Options) (*ort.SessionOptions, error) {
-	so, err := ort.NewSessionOptions()
-	if err != nil {
-		return nil, err
-	}
-	if o.Threads > 0 {
-		if err := so.SetIntraOpNumThreads(o.Threads); err != nil {
-			so.Destroy()
-			return nil, err
-		}
-	}
-	if err := so.SetGraphOptimizationLevel(ort.GraphOptimizationLevelEnableAll); err != nil {
-		so.Destroy()
-		return nil, err
-	}
-	return so, nil
+	so, _, err := newSessionOptionsFor(o, "", nil)
+	return so, err
 }
 
 // ImageEncoder runs CLIP's image encoder. Input and output tensors are

@@ -279,12 +279,23 @@ func frameLoop(c *Camera, m *Metrics, now time.Time) {
 	c.FrameDropped()
 }
 
-func TestFrameLoopZeroAllocs(t *testing.T) {
+func TestHotPathsZeroAllocs(t *testing.T) {
 	_, m, _ := newTestMetrics(t)
 	c := m.Camera("yard")
+	w := NewWatchdog(NewNotifier(discardLogger()), time.Second)
 	now := time.Now()
-	if n := testing.AllocsPerRun(1000, func() { frameLoop(c, m, now) }); n != 0 {
-		t.Fatalf("per-frame metric calls allocate %v times per frame, want 0", n)
+	for name, f := range map[string]func(){
+		"frame loop":   func() { frameLoop(c, m, now) },
+		"watchdog":     w.Alive,
+		"mqtt publish": func() { m.MQTTPublished("event") },
+		"mqtt drop":    func() { m.MQTTDropped("classification") },
+		"error":        func() { m.Error("capture") },
+		"reload":       func() { m.Reload("config", nil) },
+		"readiness in": func() { _ = c.Status(10) },
+	} {
+		if n := testing.AllocsPerRun(1000, f); n != 0 {
+			t.Errorf("%s: %v allocations per call, want 0", name, n)
+		}
 	}
 }
 

@@ -50,3 +50,9 @@ func CheckReady(cams []CameraStatus, now time.Time) error {
 	}
 	return errors.Join(errs...)
 }
+
+// Status returns the camera's readiness input: its name, the given
+// configured fps limit, its last scored time and whether it is enabled.
+func (c *Camera) Status(fps float64) CameraStatus {
+	return CameraStatus{Name: c.name, FPS: fps, LastScored: c.LastScored(), Enabled: c.Enabled()}
+}

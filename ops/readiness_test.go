@@ -93,7 +93,7 @@ func TestCheckReadyFromCameraHandles(t *testing.T) {
 	_, m, clock := newTestMetrics(t)
 	yard := m.Camera("yard")
 	status := func() error {
-		return CheckReady([]CameraStatus{{Name: yard.Name(), FPS: 10, LastScored: yard.LastScored(), Enabled: yard.Enabled()}}, clock.Now())
+		return CheckReady([]CameraStatus{yard.Status(10)}, clock.Now())
 	}
 	if err := status(); err == nil {
 		t.Fatal("ready before the first scored frame")

@@ -135,7 +135,7 @@ func TestUnitDirectives(t *testing.T) {
 	if len(values["RestartSec"]) == 0 {
 		t.Errorf("%s: RestartSec= missing", unitPath)
 	}
-	for _, key := range []string{"PrivateDevices", "MemoryDenyWriteExecute", "PrivateNetwork"} {
+	for _, key := range []string{"PrivateDevices", "MemoryDenyWriteExecute", "PrivateNetwork", "ProcSubset"} {
 		if len(values[key]) > 0 {
 			t.Errorf("%s: %s= is set; it breaks cameras, CUDA or the broker connection", unitPath, key)
 		}

@@ -49,11 +49,12 @@ const (
 	dataFixedLen  = 1 + 8 + 1 + 1 + 1 + 2
 	maxPayload    = 256 << 20 // the MQTT limit on a packet
 	maxBodyLen    = dataFixedLen + maxTopicLen + maxPayload
-	// segmentSize is the size past which the active segment is closed and
-	// a new one started.
-	segmentSize = 4 << 20
-	// compactMin is the dead space below which no compaction happens.
-	compactMin = 8 << 20
+	// defaultSegmentSize is the size past which the active segment is
+	// closed and a new one started.
+	defaultSegmentSize = 4 << 20
+	// defaultCompactMin is the dead space below which no compaction
+	// happens.
+	defaultCompactMin = 8 << 20
 )
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
@@ -78,6 +79,9 @@ type diskLog struct {
 	failing     bool // the last write failed (logged once)
 	errors      uint64
 	buf         []byte
+	compactions int
+
+	segmentSize, compactMin int64
 }
 
 // segName is the file name of segment id.
@@ -94,7 +98,7 @@ func openDiskLog(dir string, log *slog.Logger) (d *diskLog, recs []*record, maxS
 	if err != nil {
 		return nil, nil, 0, fmt.Errorf("mqtt.queue_dir: %w", err)
 	}
-	d = &diskLog{dir: dir, log: log}
+	d = &diskLog{dir: dir, log: log, segmentSize: defaultSegmentSize, compactMin: defaultCompactMin}
 	var ids []uint64
 	for _, e := range entries {
 		name := e.Name()
@@ -223,7 +227,7 @@ func (d *diskLog) write(b []byte) bool {
 
 // append writes data record r.
 func (d *diskLog) append(r *record) {
-	if d.active().bytes >= segmentSize {
+	if d.active().bytes >= d.segmentSize {
 		if err := d.startSegment(d.active().id + 1); err != nil {
 			d.log.Error("mqtt queue: new segment", "err", err)
 		}
@@ -253,7 +257,7 @@ func (d *diskLog) remove(r *record, live func() []*record) {
 	d.live -= r.size
 	r.seg = nil
 	d.collect()
-	if dead := d.total - d.live; dead > compactMin && dead > d.live {
+	if dead := d.total - d.live; dead > d.compactMin && dead > d.live {
 		if err := d.compact(live()); err != nil {
 			d.log.Error("mqtt queue: compaction failed", "dir", d.dir, "err", err)
 		}
@@ -315,6 +319,7 @@ func (d *diskLog) compact(recs []*record) error {
 		s.live++
 		d.live += r.size
 	}
+	d.compactions++
 	d.log.Debug("mqtt queue compacted", "file", path, "records", s.live, "bytes", s.bytes)
 	return nil
 }

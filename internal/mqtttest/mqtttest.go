@@ -102,6 +102,7 @@ type MosquittoServer struct {
 	exited <-chan error // receives the exit status of cmd
 	out    *syncBuffer
 	tls    bool
+	plain  string // plain listener of a TLS broker
 }
 
 // StartMosquitto starts mosquitto (from $PATH, else /usr/sbin/mosquitto) on
@@ -142,19 +143,25 @@ func StartMosquittoWith(t testing.TB, c MosquittoConfig) *MosquittoServer {
 	port := FreePort(t)
 	conf := filepath.Join(t.TempDir(), "mosquitto.conf")
 	cfg := fmt.Sprintf("listener %d 127.0.0.1\nallow_anonymous true\npersistence false\nlog_dest stderr\nlog_type error\nlog_type warning\nlog_type notice\nlog_type information\nlog_timestamp_format %%H:%%M:%%S\n", port)
+	plain := ""
 	if c.TLS != nil {
+		// TLS options apply to the listener above them; the plain one
+		// after them is for test subscribers.
 		cfg += fmt.Sprintf("cafile %s\ncertfile %s\nkeyfile %s\nrequire_certificate %t\n", c.TLS.CA, c.TLS.Cert, c.TLS.Key, c.RequireCertificate)
+		plain = net.JoinHostPort("127.0.0.1", strconv.Itoa(FreePort(t)))
+		cfg += "listener " + plain[len("127.0.0.1:"):] + " 127.0.0.1\n"
 	}
 	if err := os.WriteFile(conf, []byte(cfg), 0o600); err != nil {
 		t.Fatalf("mqtttest: write %s: %v", conf, err)
 	}
 	m := &MosquittoServer{
-		t:    t,
-		bin:  bin,
-		conf: conf,
-		addr: net.JoinHostPort("127.0.0.1", strconv.Itoa(port)),
-		out:  &syncBuffer{},
-		tls:  c.TLS != nil,
+		t:     t,
+		bin:   bin,
+		conf:  conf,
+		addr:  net.JoinHostPort("127.0.0.1", strconv.Itoa(port)),
+		out:   &syncBuffer{},
+		tls:   c.TLS != nil,
+		plain: plain,
 	}
 	t.Cleanup(func() {
 		m.Stop()
@@ -175,6 +182,15 @@ func (m *MosquittoServer) URL() string {
 		return "ssl://" + m.addr
 	}
 	return "tcp://" + m.addr
+}
+
+// PlainAddr is the address of a plain MQTT listener: Addr() for a broker
+// without TLS, a second listener (for test subscribers) for one with TLS.
+func (m *MosquittoServer) PlainAddr() string {
+	if m.plain != "" {
+		return m.plain
+	}
+	return m.addr
 }
 
 // Log returns what the broker logged so far.

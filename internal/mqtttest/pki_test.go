@@ -65,4 +65,7 @@ func TestMosquittoTLSRequiresClientCertificate(t *testing.T) {
 	if mqttConnects("tcp://" + m.Addr()) {
 		t.Error("plain MQTT accepted by the TLS listener")
 	}
+	if m.PlainAddr() == m.Addr() || !mqttConnects("tcp://"+m.PlainAddr()) {
+		t.Errorf("no plain listener for subscribers at %s", m.PlainAddr())
+	}
 }
