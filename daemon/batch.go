@@ -54,7 +54,18 @@ type embedReq struct {
 	f    *capture.Frame
 	emb  []float32
 	err  error
+	st   EmbedStats
 	done chan struct{}
+}
+
+// EmbedStats says how one frame's encoding went.
+type EmbedStats struct {
+	// Preprocess is the time spent converting this frame.
+	Preprocess time.Duration
+	// Encode is the encoder run of the batch the frame was in.
+	Encode time.Duration
+	// Batch is the size of that batch.
+	Batch int
 }
 
 // NewBatcher builds a batcher over model. window is how long the first frame
@@ -90,23 +101,23 @@ var ErrStopped = errors.New("image encoder stopped")
 // Embed preprocesses f with pre and encodes it, in a batch with other
 // cameras' frames, and writes the embedding into emb (len Dim). It blocks
 // until done or ctx is cancelled. f is not released.
-func (b *Batcher) Embed(ctx context.Context, pre *preprocess.Preprocessor, f *capture.Frame, emb []float32) error {
+func (b *Batcher) Embed(ctx context.Context, pre *preprocess.Preprocessor, f *capture.Frame, emb []float32) (EmbedStats, error) {
 	r := b.pool.Get().(*embedReq)
-	r.pre, r.f, r.emb, r.err = pre, f, emb, nil
+	r.pre, r.f, r.emb, r.err, r.st = pre, f, emb, nil, EmbedStats{}
 	select {
 	case b.reqs <- r:
 	case <-ctx.Done():
 		b.pool.Put(r)
-		return ctx.Err()
+		return EmbedStats{}, ctx.Err()
 	}
 	// Once submitted, the batcher owns r until it signals done; f and emb
 	// must stay valid until then, so wait even if ctx ends (a batch takes
 	// one encoder run at most).
 	<-r.done
-	err := r.err
+	err, st := r.err, r.st
 	r.pre, r.f, r.emb = nil, nil, nil
 	b.pool.Put(r)
-	return err
+	return st, err
 }
 
 // Run encodes batches until ctx is cancelled.
@@ -164,7 +175,9 @@ func (b *Batcher) encode(batch []*embedReq) {
 	start := time.Now()
 	for i, r := range batch {
 		f := r.f
+		t0 := time.Now()
 		r.err = r.pre.Run(in[i*size:(i+1)*size], f.Data, f.Width, f.Height, 3*f.Width, preprocess.BGR)
+		r.st.Preprocess = time.Since(t0)
 	}
 	mid := time.Now()
 	out, err := b.model.Run(n)
@@ -172,6 +185,9 @@ func (b *Batcher) encode(batch []*embedReq) {
 	if b.times != nil {
 		b.times.Preprocess(mid.Sub(start))
 		b.times.Encode(end.Sub(mid), n)
+	}
+	for _, r := range batch {
+		r.st.Encode, r.st.Batch = end.Sub(mid), n
 	}
 	if err == nil {
 		d := b.model.Dim()

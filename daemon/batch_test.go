@@ -78,7 +78,7 @@ func TestBatcherBatchesCameras(t *testing.T) {
 		}
 		want[i] = make([]float32, m.Image.Dim())
 		unreg := b.Register()
-		if err := b.Embed(ctx, pre, solidFrame(c.BGR, 64+16*i, 48+8*i), want[i]); err != nil {
+		if _, err := b.Embed(ctx, pre, solidFrame(c.BGR, 64+16*i, 48+8*i), want[i]); err != nil {
 			t.Fatal(err)
 		}
 		unreg()
@@ -104,7 +104,7 @@ func TestBatcherBatchesCameras(t *testing.T) {
 			}
 			emb := make([]float32, m.Image.Dim())
 			for r := 0; r < rounds; r++ {
-				if err := b.Embed(ctx, pre, solidFrame(c.BGR, 64+16*i, 48+8*i), emb); err != nil {
+				if _, err := b.Embed(ctx, pre, solidFrame(c.BGR, 64+16*i, 48+8*i), emb); err != nil {
 					errs <- err
 					return
 				}
@@ -177,13 +177,13 @@ func TestBatcherWindow(t *testing.T) {
 	emb := make([]float32, 1)
 	u1 := b.Register()
 	start := time.Now()
-	if err := b.Embed(ctx, pre, solidFrame([3]uint8{255, 255, 255}, 32, 32), emb); err != nil {
+	if _, err := b.Embed(ctx, pre, solidFrame([3]uint8{255, 255, 255}, 32, 32), emb); err != nil {
 		t.Fatal(err)
 	}
 	alone := time.Since(start)
 	u2 := b.Register()
 	start = time.Now()
-	if err := b.Embed(ctx, pre, solidFrame([3]uint8{255, 255, 255}, 32, 32), emb); err != nil {
+	if _, err := b.Embed(ctx, pre, solidFrame([3]uint8{255, 255, 255}, 32, 32), emb); err != nil {
 		t.Fatal(err)
 	}
 	waited := time.Since(start)

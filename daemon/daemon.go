@@ -12,6 +12,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
+	"path/filepath"
 	"reflect"
 	"sync"
 	"time"
@@ -19,10 +21,13 @@ import (
 	"github.com/autoclipd/autoclipd/autoclip"
 	"github.com/autoclipd/autoclipd/capture"
 	"github.com/autoclipd/autoclipd/config"
+	"github.com/autoclipd/autoclipd/events"
 	"github.com/autoclipd/autoclipd/inference"
 	"github.com/autoclipd/autoclipd/inference/preprocess"
 	"github.com/autoclipd/autoclipd/inference/textcache"
+	"github.com/autoclipd/autoclipd/ops"
 	"github.com/autoclipd/autoclipd/publish"
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // Notifier is told about the daemon's life cycle (systemd's sd_notify). All
@@ -62,6 +67,13 @@ type Options struct {
 	// Times, if set, receives each batch's preprocessing and encoding time
 	// and size.
 	Times StageTimes
+	// Version is the daemon version, shown in Home Assistant's device block.
+	Version string
+	// Metrics, if set, is filled with the daemon's metrics (frames, drops,
+	// durations, queue depth, reloads, errors); nil makes a private one.
+	Metrics *ops.Metrics
+	// Registry is where Metrics is registered; the HTTP server serves it.
+	Registry *prometheus.Registry
 }
 
 // daemon is one run's state.
@@ -73,11 +85,18 @@ type daemon struct {
 	sets      *LabelSets
 	textCache *textcache.Cache
 	pub       *publish.Publisher
+	version   string
+	metrics   *ops.Metrics
 
-	mu   sync.Mutex
-	cfg  *config.Config
-	cams map[string]*camRun
-	wg   sync.WaitGroup
+	discMu   sync.Mutex
+	discLast []events.DiscoveryCamera // what discovery last announced
+
+	mu      sync.Mutex
+	cfg     *config.Config
+	cams    map[string]*camRun
+	enabled map[string]bool // run-time ON/OFF from <camera>/set, by camera
+	camCtx  context.Context
+	wg      sync.WaitGroup
 }
 
 // Run runs the daemon described by cfg until ctx is cancelled. Start-up
@@ -95,7 +114,16 @@ func Run(ctx context.Context, cfg *config.Config, o Options) (err error) {
 	if notify == nil {
 		notify = nopNotifier{}
 	}
-	d := &daemon{log: log, notify: notify, cfg: cfg, cams: map[string]*camRun{}}
+	d := &daemon{log: log, notify: notify, version: o.Version, cfg: cfg, cams: map[string]*camRun{}, enabled: map[string]bool{}}
+
+	for _, dir := range []struct{ field, path string }{{"state_dir", cfg.StateDir}, {"cache_dir", cfg.CacheDir}} {
+		if dir.path == "" {
+			continue
+		}
+		if err := os.MkdirAll(dir.path, 0o750); err != nil {
+			return cfg.Errorf(dir.field, "%v", err)
+		}
+	}
 
 	lib, err := inference.FindLibrary(cfg.Model.ONNXRuntime)
 	if err != nil {
@@ -108,18 +136,28 @@ func Run(ctx context.Context, cfg *config.Config, o Options) (err error) {
 	defer rt.Close()
 	log.Info("onnxruntime loaded", "library", lib, "version", rt.Version())
 
-	maxBatch := 1
-	if n := len(cfg.Cameras); n > 1 {
-		maxBatch = min(n, 8)
-	}
-	model, err := inference.LoadModel(rt, cfg.Model.Dir, inference.Options{Threads: cfg.Model.Threads, MaxBatch: maxBatch}, log.With("component", "inference"))
+	maxBatch := max(1, cfg.Inference.MaxBatch)
+	model, err := inference.LoadModel(rt, cfg.Model.Dir, ModelOptions(cfg, maxBatch, log), log.With("component", "inference"))
 	if err != nil {
 		return err
 	}
 	defer model.Close()
 	d.model = model
 	h, w := model.Image.Size()
-	log.Info("model loaded", "dir", cfg.Model.Dir, "layout", model.Files.Layout, "input", fmt.Sprintf("%dx%d", w, h), "dim", model.Image.Dim())
+	log.Info("model loaded", "dir", cfg.Model.Dir, "layout", model.Files.Layout, "variant", model.Files.Variant,
+		"input", fmt.Sprintf("%dx%d", w, h), "dim", model.Image.Dim(), "max_batch", maxBatch)
+	d.textCache = OpenTextCache(cfg, model, log)
+	if d.textCache != nil {
+		defer d.textCache.Close()
+	}
+	d.metrics = o.Metrics
+	if d.metrics == nil {
+		reg := ops.NewRegistry()
+		if d.metrics, err = ops.NewMetrics(reg); err != nil {
+			return err
+		}
+		o.Registry = reg
+	}
 
 	// Label sets: every set a camera names must load at start; later
 	// failures keep the last good version.
@@ -155,13 +193,24 @@ func Run(ctx context.Context, cfg *config.Config, o Options) (err error) {
 		TopicPrefix: cfg.MQTT.TopicPrefix,
 		Device:      cfg.Device,
 		QoS:         byte(cfg.MQTT.QoS),
-		Username:    cfg.MQTT.Username,
-		Password:    password,
+		ReliableQoS: byte(cfg.MQTT.EventsQoS),
+		Queue:       cfg.MQTT.Queue,
+		QueueDir:    cfg.MQTT.QueueDir,
+		TLS: publish.TLSOptions{
+			CA: cfg.MQTT.TLS.CA, Cert: cfg.MQTT.TLS.Cert, Key: cfg.MQTT.TLS.Key,
+			InsecureSkipVerify: cfg.MQTT.TLS.InsecureSkipVerify,
+		},
+		Username: cfg.MQTT.Username,
+		Password: password,
 	}, log.With("component", "mqtt"))
 	if err != nil {
 		return fmt.Errorf("mqtt: %w", err)
 	}
 	d.pub = pub
+	if cfg.ShutdownTimeout > 0 {
+		o.ShutdownTimeout = cfg.ShutdownTimeout
+	}
+	d.metrics.SetQueueDepth(func() int { return pub.Stats().QueueDepth })
 	defer func() {
 		sctx, cancel := context.WithTimeout(context.Background(), o.ShutdownTimeout)
 		defer cancel()
@@ -175,7 +224,7 @@ func Run(ctx context.Context, cfg *config.Config, o Options) (err error) {
 		}
 	}
 
-	d.batcher = NewBatcher(model.Image, 5*time.Millisecond, maxBatch, o.Times)
+	d.batcher = NewBatcher(model.Image, cfg.Inference.BatchWindow, maxBatch, o.Times)
 	bctx, stopBatcher := context.WithCancel(context.Background())
 	batcherDone := make(chan struct{})
 	go func() {
@@ -208,15 +257,49 @@ func Run(ctx context.Context, cfg *config.Config, o Options) (err error) {
 		<-watchDone
 	}()
 
+	// Operations: MQTT counters into metrics, and the HTTP server.
+	opsCtx, stopOps := context.WithCancel(context.Background())
+	var opsWG sync.WaitGroup
+	defer func() {
+		stopOps()
+		opsWG.Wait()
+	}()
+	opsWG.Add(1)
+	go func() {
+		defer opsWG.Done()
+		d.mqttMetrics(opsCtx)
+	}()
+	if !ops.Disabled(cfg.HTTP.Listen) && o.Registry != nil {
+		srv, err := ops.NewServer(cfg.HTTP.Listen, o.Registry, d.readiness, log.With("component", "http"))
+		if err != nil {
+			return cfg.Errorf("http.listen", "%v", err)
+		}
+		opsWG.Add(1)
+		go func() {
+			defer opsWG.Done()
+			if err := srv.Run(opsCtx); err != nil {
+				log.Error("http server", "err", err)
+			}
+		}()
+		log.Info("http listening", "addr", srv.Addr().String(), "paths", "/metrics /healthz /readyz")
+	}
+
 	camCtx, stopCams := context.WithCancel(ctx)
 	defer stopCams()
+	d.camCtx = camCtx
 	for i, cc := range cfg.Cameras {
-		if err := d.startCamera(camCtx, cc); err != nil {
-			d.stopAll()
-			return cfg.Errorf(fmt.Sprintf("cameras[%d]", i), "%v", err)
+		if cc.Enabled {
+			if err := d.startCamera(camCtx, cc); err != nil {
+				d.stopAll()
+				return cfg.Errorf(fmt.Sprintf("cameras[%d]", i), "%v", err)
+			}
+		} else {
+			d.metrics.Camera(cc.Name).SetEnabled(false)
+			log.Info("camera disabled", "camera", cc.Name)
 		}
 		d.sets.Release(cc.Labels) // drop the start-up reference taken above
 	}
+	d.publishDiscovery()
 	log.Info("autoclipd running", "device", cfg.Device, "cameras", len(cfg.Cameras), "mqtt", brokerURL)
 	notify.Ready()
 	notify.Status(fmt.Sprintf("running %d cameras", len(cfg.Cameras)))
@@ -259,8 +342,16 @@ func (d *daemon) encodeSet(set *config.LabelSet) (*LabelSet, error) {
 	return EncodeLabelSet(set, d.model.Text, d.textCache, opts)
 }
 
-// publishSetStatus publishes a label set's status, retained.
+// publishSetStatus publishes a label set's status, retained, and counts
+// the reload.
 func (d *daemon) publishSetStatus(name string, st SetStatus) {
+	if d.metrics != nil {
+		var err error
+		if st.State != "ok" {
+			err = errors.New(st.Error)
+		}
+		d.metrics.Reload(name, err)
+	}
 	if d.pub == nil {
 		return // before MQTT is up: published once it is
 	}
@@ -270,6 +361,9 @@ func (d *daemon) publishSetStatus(name string, st SetStatus) {
 	}
 	if err := d.pub.Publish(d.pub.Topic("labels", name, "status"), payload, d.pub.MsgFor(publish.ClassState)); err != nil {
 		d.log.Warn("publishing label set status", "set", name, "err", err)
+	}
+	if st.State == "ok" {
+		d.publishDiscovery()
 	}
 }
 
@@ -316,6 +410,9 @@ func (d *daemon) applyConfig(ctx context.Context, ncfg *config.Config) {
 	d.mu.Unlock()
 	for _, r := range stop {
 		r.stop()
+		if _, ok := want[r.cc.Name]; !ok {
+			d.metrics.RemoveCamera(r.cc.Name)
+		}
 		d.log.Info("camera stopped by reload", "camera", r.cc.Name)
 	}
 	if old.Labels.Dir != ncfg.Labels.Dir {
@@ -327,8 +424,12 @@ func (d *daemon) applyConfig(ctx context.Context, ncfg *config.Config) {
 	for _, cc := range ncfg.Cameras {
 		d.mu.Lock()
 		_, running := d.cams[cc.Name]
+		on, override := d.enabled[cc.Name]
 		d.mu.Unlock()
-		if running {
+		if !override {
+			on = cc.Enabled
+		}
+		if running || !on {
 			continue
 		}
 		if err := d.startCamera(ctx, cc); err != nil {
@@ -337,6 +438,7 @@ func (d *daemon) applyConfig(ctx context.Context, ncfg *config.Config) {
 		}
 		d.log.Info("camera started by reload", "camera", cc.Name)
 	}
+	d.publishDiscovery()
 }
 
 // camRun is one running camera: its capture and its scorer.
@@ -354,7 +456,31 @@ func (r *camRun) stop() {
 
 // startCamera starts capture and scoring for cc.
 func (d *daemon) startCamera(ctx context.Context, cc config.Camera) error {
-	cam, err := capture.New(capture.Config{Name: cc.Name, Source: cc.Source, Loop: cc.Loop, FPS: cc.FPS}, d.log.With("component", "capture"))
+	mc := d.metrics.Camera(cc.Name)
+	mc.SetEnabled(true)
+	ccfg := capture.Config{
+		Name: cc.Name, Source: cc.Source, Loop: cc.Loop, FPS: cc.FPS,
+		Width: cc.Width, Height: cc.Height, FourCC: cc.FourCC, Rotate: cc.Rotate,
+		ReconnectMin: cc.Reconnect.Min, ReconnectMax: cc.Reconnect.Max, StallTimeout: cc.StallTimeout,
+		OnState: func(online bool, reason string) {
+			d.send(events.AvailabilityMessage(cc.Name, online))
+		},
+	}
+	if cc.ROI != nil {
+		ccfg.ROI = capture.ROI{X: cc.ROI.X, Y: cc.ROI.Y, W: cc.ROI.W, H: cc.ROI.H}
+	}
+	cam, err := capture.New(ccfg, d.log.With("component", "capture"))
+	if err != nil {
+		return err
+	}
+	cfg := d.config()
+	tracker, err := events.New(events.Options{
+		Device: cfg.Device, Camera: cc.Name,
+		Classifications: events.Mode(cfg.MQTT.Classifications), MaxRate: cfg.MQTT.MaxRate, Top: cfg.MQTT.Top,
+		MinFrames: cfg.Events.MinFrames, Snapshot: cc.Snapshot,
+		StateFile: events.StateFile(cfg.StateDir, cc.Name),
+		Log:       d.log.With("component", "events", "camera", cc.Name),
+	})
 	if err != nil {
 		return err
 	}
@@ -370,14 +496,19 @@ func (d *daemon) startCamera(ctx context.Context, cc config.Camera) error {
 	d.mu.Unlock()
 	unregister := d.batcher.Register()
 	var wg sync.WaitGroup
-	wg.Add(2)
+	wg.Add(3)
 	go func() {
 		defer wg.Done()
 		if err := cam.Run(cctx); err != nil && cctx.Err() == nil {
 			d.log.Error("camera stopped", "camera", cc.Name, "err", err)
+			d.metrics.Error("capture")
 		}
 	}()
-	s := &scorer{d: d, cc: cc, cam: cam, pre: pre, log: d.log.With("component", "scorer", "camera", cc.Name)}
+	go func() {
+		defer wg.Done()
+		cameraMetrics(cctx, cam, mc)
+	}()
+	s := &scorer{d: d, cc: cc, cam: cam, pre: pre, tracker: tracker, metrics: mc, log: d.log.With("component", "scorer", "camera", cc.Name)}
 	go func() {
 		defer wg.Done()
 		if err := s.run(cctx); err != nil {
@@ -412,18 +543,20 @@ func (d *daemon) stopAll() {
 
 // scorer takes frames from one camera, encodes, classifies and publishes.
 type scorer struct {
-	d   *daemon
-	cc  config.Camera
-	cam *capture.Camera
-	pre *preprocess.Preprocessor
-	log *slog.Logger
+	d       *daemon
+	cc      config.Camera
+	cam     *capture.Camera
+	pre     *preprocess.Preprocessor
+	tracker *events.Tracker
+	metrics *ops.Camera
+	log     *slog.Logger
 }
 
 func (s *scorer) run(ctx context.Context) error {
 	d := s.d
 	emb := make([]float32, d.model.Image.Dim())
 	var (
-		top     []int
+		all     []int
 		cur     *LabelSet
 		ws      *autoclip.Workspace
 		waiting bool
@@ -452,36 +585,235 @@ func (s *scorer) run(ctx context.Context) error {
 			continue
 		}
 		waiting = false
-		err = d.batcher.Embed(ctx, s.pre, f, emb)
-		seq, when := f.Seq, f.Time
-		f.Release()
+		st, err := d.batcher.Embed(ctx, s.pre, f, emb)
 		if err != nil {
+			seq := f.Seq
+			f.Release()
 			if ctx.Err() != nil {
 				return nil
 			}
 			s.log.Error("encoding frame", "frame", seq, "err", err)
+			d.metrics.Error("inference")
 			continue
 		}
+		s.metrics.ObservePreprocess(st.Preprocess)
+		d.metrics.ObserveInference(st.Encode)
 		if set != cur {
 			cur, ws = set, set.Classifier.NewWorkspace(1)
+			msgs, err := s.tracker.SetLabels(set.EventLabels(), time.Now())
+			if err != nil {
+				s.log.Error("events: label set", "err", err)
+			}
+			d.sendAll(msgs)
 		}
+		t0 := time.Now()
 		res, err := set.Classifier.Classify(ws, emb, 1)
+		d.metrics.ObserveAutoCLIP(time.Since(t0))
 		if err != nil {
-			s.log.Error("scoring frame", "frame", seq, "err", err)
+			s.log.Error("scoring frame", "frame", f.Seq, "err", err)
+			f.Release()
+			d.metrics.Error("autoclip")
 			continue
 		}
+		now := time.Now()
+		s.cam.CountScored(1)
+		s.metrics.FrameScored(now)
 		d.notify.Alive()
 		cfg := d.config()
 		msg := publish.Classification{
-			Device: cfg.Device, Camera: s.cc.Name, Frame: seq, Time: when,
+			Device: cfg.Device, Camera: s.cc.Name, Frame: f.Seq, Time: f.Time,
 			LabelSet: set.Set.Name, Method: string(set.Classifier.Options().Method),
 		}
-		msg.Labels, top = set.Labels(res[0], cfg.MQTT.Top, top)
+		// Every class: the tracker needs them all for state and events,
+		// and keeps the top mqtt.top for the classification message.
+		msg.Labels, all = set.Labels(res[0], len(set.Set.Classes), all)
 		if cfg.AutoCLIP.PublishWeights {
 			msg.Weights = set.Weights(res[0], 3)
 		}
-		if err := d.pub.PublishClassification(msg); err != nil {
-			s.log.Warn("publishing", "frame", seq, "err", err)
+		var snap events.SnapshotFunc
+		if s.cc.Snapshot {
+			snap = func() ([]byte, error) { return snapshotJPEG(f) }
+		}
+		d.sendAll(s.tracker.Update(msg, snap))
+		f.Release()
+	}
+}
+
+// EventLabels is what the event tracker and discovery need of the set.
+func (ls *LabelSet) EventLabels() events.Labels {
+	l := events.Labels{Name: ls.Set.Name, Classes: ls.Set.ClassNames()}
+	for i, th := range ls.Set.Thresholds() {
+		if th > 0 {
+			if l.Thresholds == nil {
+				l.Thresholds = map[string]float64{}
+			}
+			l.Thresholds[l.Classes[i]] = th
 		}
 	}
+	return l
+}
+
+// msgClass maps an events message class to the publisher's.
+func msgClass(c events.Class) publish.Class {
+	switch c {
+	case events.ClassClassification:
+		return publish.ClassClassification
+	case events.ClassEvent, events.ClassSnapshot:
+		return publish.ClassEvent
+	case events.ClassDiscovery:
+		return publish.ClassDiscovery
+	default:
+		return publish.ClassState
+	}
+}
+
+// send publishes one message below the device's topic (or at its absolute
+// topic), with the QoS and retention its class calls for.
+func (d *daemon) send(m events.Message) {
+	if d.pub == nil {
+		return
+	}
+	topic := m.Topic
+	if !m.Absolute {
+		topic = d.pub.Topic(m.Topic)
+	}
+	o := d.pub.MsgFor(msgClass(m.Class))
+	o.Retained = m.Retained
+	if err := d.pub.Publish(topic, m.Payload, o); err != nil {
+		d.log.Warn("publishing", "topic", topic, "err", err)
+		d.metrics.Error("mqtt")
+	}
+}
+
+func (d *daemon) sendAll(msgs []events.Message) {
+	for _, m := range msgs {
+		d.send(m)
+	}
+}
+
+// publishDiscovery announces every camera to Home Assistant (when enabled)
+// and removes what a previous announcement had and the config no longer has.
+func (d *daemon) publishDiscovery() {
+	cfg := d.config()
+	if !cfg.HomeAssistant.Enabled || d.pub == nil {
+		return
+	}
+	disc := events.Discovery{
+		Prefix: cfg.HomeAssistant.Prefix, TopicPrefix: cfg.MQTT.TopicPrefix, Device: cfg.Device,
+		SWVersion: d.version, QoS: byte(cfg.MQTT.EventsQoS),
+	}
+	var cams []events.DiscoveryCamera
+	for _, cc := range cfg.Cameras {
+		ls := d.sets.Get(cc.Labels)
+		if ls == nil {
+			continue
+		}
+		cams = append(cams, events.DiscoveryCamera{Name: cc.Name, Labels: ls.EventLabels()})
+	}
+	d.discMu.Lock()
+	defer d.discMu.Unlock()
+	if d.discLast != nil {
+		rm, err := disc.Removals(d.discLast, cams)
+		if err != nil {
+			d.log.Warn("home assistant discovery", "err", err)
+		}
+		d.sendAll(rm)
+	}
+	msgs, err := disc.Messages(cams)
+	if err != nil {
+		d.log.Warn("home assistant discovery", "err", err)
+		return
+	}
+	d.sendAll(msgs)
+	d.discLast = cams
+}
+
+// readiness is /readyz: every enabled camera scored a frame within 3/fps s.
+func (d *daemon) readiness() error {
+	cfg := d.config()
+	cams := make([]ops.CameraStatus, 0, len(cfg.Cameras))
+	for _, cc := range cfg.Cameras {
+		cams = append(cams, d.metrics.Camera(cc.Name).Status(cc.FPS))
+	}
+	return ops.CheckReady(cams, time.Now())
+}
+
+// cameraMetrics copies a camera's capture counters into its metrics once a
+// second.
+func cameraMetrics(ctx context.Context, cam *capture.Camera, mc *ops.Camera) {
+	var last capture.Stats
+	t := time.NewTicker(time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		st := cam.Stats()
+		for i := last.Read; i < st.Read; i++ {
+			mc.FrameRead(st.LastFrame)
+		}
+		for i := last.Skipped; i < st.Skipped; i++ {
+			mc.FrameSkipped()
+		}
+		for i := last.Dropped; i < st.Dropped; i++ {
+			mc.FrameDropped()
+		}
+		for i := last.Reconnects; i < st.Reconnects; i++ {
+			mc.Reconnect()
+		}
+		last = st
+	}
+}
+
+// mqttMetrics copies the publisher's counters into metrics once a second.
+func (d *daemon) mqttMetrics(ctx context.Context) {
+	var last publish.Stats
+	t := time.NewTicker(time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		st := d.pub.Stats()
+		d.metrics.SetMQTTConnected(st.Connected)
+		for i := last.Reconnects; i < st.Reconnects; i++ {
+			d.metrics.MQTTReconnect()
+		}
+		for _, c := range publish.Classes() {
+			for i := last.DroppedByClass[c]; i < st.DroppedByClass[c]; i++ {
+				d.metrics.MQTTDropped(c.String())
+			}
+		}
+		last = st
+	}
+}
+
+// ModelOptions are the inference options cfg asks for.
+func ModelOptions(cfg *config.Config, maxBatch int, log *slog.Logger) inference.Options {
+	return inference.Options{
+		Threads: cfg.Model.Threads, MaxBatch: maxBatch, Variant: cfg.Model.Variant,
+		ProviderOptions: inference.ProviderOptions{
+			Providers: cfg.Model.Providers, DeviceID: cfg.Model.DeviceID,
+			CacheDir: cfg.Model.CacheDir, GraphOptimization: cfg.Model.GraphOptimization,
+			Log: log.With("component", "inference"),
+		},
+	}
+}
+
+// OpenTextCache opens the text-embedding cache under cfg.CacheDir; a cache
+// that cannot be opened is logged and encoding goes on without one.
+func OpenTextCache(cfg *config.Config, model *inference.Model, log *slog.Logger) *textcache.Cache {
+	if cfg.CacheDir == "" {
+		return nil
+	}
+	c, err := textcache.Open(filepath.Join(cfg.CacheDir, "text"), model.Files.Text, model.Text.Dim(), log.With("component", "textcache"))
+	if err != nil {
+		log.Warn("text-embedding cache unavailable: every prompt will be encoded", "err", err)
+		return nil
+	}
+	return c
 }

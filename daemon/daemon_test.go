@@ -71,7 +71,7 @@ func (s *setup) writeLabels(set string, classes []string) {
 func (s *setup) config(cams ...string) *config.Config {
 	s.t.Helper()
 	var b strings.Builder
-	fmt.Fprintf(&b, "device: dev\nmodel:\n  dir: model\ncameras:\n")
+	fmt.Fprintf(&b, "device: dev\nstate_dir: state\ncache_dir: cache\nhttp:\n  listen: \"off\"\nmodel:\n  dir: model\ncameras:\n")
 	for _, c := range cams {
 		name, colour, _ := strings.Cut(c, "=")
 		fmt.Fprintf(&b, "  - name: %s\n    source: %s.avi\n    loop: true\n    fps: 10\n    labels: colours\n", name, colour)

@@ -54,6 +54,10 @@ func writeE2E(t *testing.T, broker, extra string) string {
 		t.Fatal(err)
 	}
 	cfg := fmt.Sprintf(`device: e2e-1
+state_dir: state
+cache_dir: cache
+http:
+  listen: "off"
 model:
   dir: model
 cameras:
@@ -125,7 +129,8 @@ func TestEndToEnd(t *testing.T) {
 
 	want := len(e2eColours) * e2eSegment
 	var got []classification
-	sawOnline, sawStatus := false, false
+	sawOnline, sawStatus, sawAvailable := false, false, false
+	var states []string
 	deadline := time.Now().Add(60 * time.Second)
 	// The video is paced at 10 fps; latest-frame-wins may skip frames under
 	// load, but the last frame is always scored.
@@ -162,6 +167,18 @@ func TestEndToEnd(t *testing.T) {
 				t.Errorf("label status %s (retained %v), want ok with %d classes", m.Payload, m.Retained, len(modelgen.DemoColours()))
 			}
 			sawStatus = true
+		case "test/e2e-1/cam/availability":
+			if string(m.Payload) == "online" {
+				sawAvailable = true
+			}
+		case "test/e2e-1/cam/state":
+			var st struct {
+				Label string `json:"label"`
+			}
+			if err := json.Unmarshal(m.Payload, &st); err != nil || st.Label == "" {
+				t.Errorf("state %s: %v", m.Payload, err)
+			}
+			states = append(states, st.Label)
 		default:
 			t.Errorf("unexpected topic %q", m.Topic)
 		}
@@ -180,6 +197,13 @@ func TestEndToEnd(t *testing.T) {
 	}
 	if !sawStatus {
 		t.Error("no label set status message")
+	}
+	if !sawAvailable {
+		t.Error("no camera availability online message")
+	}
+	// The state follows the colours, each after events.min_frames frames.
+	if strings.Join(states, ",") != strings.Join(e2eColours, ",") {
+		t.Errorf("states %v, want %v", states, e2eColours)
 	}
 	if len(got) == 0 || got[len(got)-1].Frame != uint64(want) {
 		t.Fatalf("got %d classifications, not up to frame %d (log:\n%s)", len(got), want, stderr.String())

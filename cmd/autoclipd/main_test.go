@@ -84,7 +84,7 @@ func TestStartupErrors(t *testing.T) {
 				must(t, err)
 				must(t, os.WriteFile(p, bytes.Replace(data, []byte("  dir: model\n"), []byte("  dir: model\n  weights: x\n"), 1), 0o644))
 			},
-			want: `^autoclipd: \S+/config\.yaml:4: model\.weights: unknown key "weights"$`,
+			want: `^autoclipd: \S+/config\.yaml:8: model\.weights: unknown key "weights"$`,
 		},
 		{
 			name:  "missing label set",
