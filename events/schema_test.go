@@ -19,7 +19,7 @@ const schemaDir = "../docs/schema"
 
 // schemas compiles every docs/schema/*.schema.json (draft 2020-12, formats
 // asserted) by file name.
-func schemas(t *testing.T) map[string]*jsonschema.Schema {
+func schemas(t testing.TB) map[string]*jsonschema.Schema {
 	t.Helper()
 	files, err := filepath.Glob(filepath.Join(schemaDir, "*.schema.json"))
 	if err != nil || len(files) == 0 {
@@ -64,7 +64,7 @@ func schemas(t *testing.T) map[string]*jsonschema.Schema {
 
 // validate checks payload against a schema; plain-text payloads (not
 // JSON) are checked as a JSON string, as the text schemas say.
-func validate(t *testing.T, s *jsonschema.Schema, payload []byte, text bool) error {
+func validate(t testing.TB, s *jsonschema.Schema, payload []byte, text bool) error {
 	t.Helper()
 	if text {
 		var err error

@@ -51,8 +51,8 @@ const DefaultUpdateInterval = time.Second
 
 // Options configure a [Tracker] for one camera.
 type Options struct {
-	// Device is the daemon's device name, put in classification payloads
-	// whose Device is empty.
+	// Device is the daemon's device name (required), put in
+	// classification payloads whose Device is empty.
 	Device string
 	// Camera is the camera name; it starts every topic.
 	Camera string
@@ -245,6 +245,9 @@ type track struct {
 func New(opts Options) (*Tracker, error) {
 	if err := publish.ValidateSegment(opts.Camera); err != nil {
 		return nil, fmt.Errorf("events: camera: %w", err)
+	}
+	if err := publish.ValidateSegment(opts.Device); err != nil {
+		return nil, fmt.Errorf("events: camera %s: device: %w", opts.Camera, err)
 	}
 	mode, err := ParseMode(string(opts.Classifications))
 	if err != nil {
