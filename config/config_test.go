@@ -84,6 +84,10 @@ func TestLoadBadConfigs(t *testing.T) {
 		{"templates", `testdata/invalid-templates.yaml:4: labels.templates: unknown template set "fancy" (have default, simple)`},
 		{"qos", `testdata/invalid-qos.yaml:5: mqtt.qos: must be 0, 1 or 2, got 3`},
 		{"syntax", `testdata/invalid-syntax.yaml:1: did not find expected ',' or '}'`},
+		{"loop-stream", `testdata/invalid-loop-stream.yaml:6: cameras[0].loop: the source is a stream: only file and folder sources can loop`},
+		{"roi", `testdata/invalid-roi.yaml:7: cameras[0].roi: x + w = 1.1 goes past the right edge (must be <= 1)`},
+		{"duration", `testdata/invalid-duration.yaml:7: cameras[0].stall_timeout: want a duration with a unit such as 5ms, 10s or 1m, got 10`},
+		{"provider", `testdata/invalid-provider.yaml:1: model.providers[0]: unknown execution provider "gpu" (want tensorrt, cuda, cpu)`},
 	}
 	files, _ := filepath.Glob("testdata/invalid-*.yaml")
 	if len(files) != len(tests) {
