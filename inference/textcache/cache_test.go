@@ -675,3 +675,35 @@ func BenchmarkOpen80k(b *testing.B) {
 		c.Close()
 	}
 }
+
+// FuzzModelHashIndex feeds damaged model-hashes.json files to Open: it must
+// not fail, and must use the real hash unless the entry matches the file.
+func FuzzModelHashIndex(f *testing.F) {
+	f.Add([]byte(`{}`))
+	f.Add([]byte(`{"/x": {"size": 7, "mtime_ns": 1, "sha256": "zz"}}`))
+	f.Add([]byte(`{"/x": {"size": "7"}}`))
+	f.Add([]byte(`[1,2`))
+	f.Add([]byte{0xff, 0})
+	dir := f.TempDir()
+	model := writeModel(f, dir, "m.onnx", "model A")
+	c, err := Open(filepath.Join(dir, "ref"), model, 4, nil)
+	if err != nil {
+		f.Fatal(err)
+	}
+	want := c.ModelHash()
+	c.Close()
+	f.Fuzz(func(t *testing.T, index []byte) {
+		cdir := t.TempDir()
+		if err := os.WriteFile(filepath.Join(cdir, hashIndexName), index, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		c, err := Open(cdir, model, 4, nil)
+		if err != nil {
+			t.Fatalf("Open with index %q: %v", index, err)
+		}
+		defer c.Close()
+		if c.ModelHash() != want {
+			t.Fatalf("index %q gave hash %s, want %s", index, c.ModelHash(), want)
+		}
+	})
+}
