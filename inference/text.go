@@ -194,10 +194,25 @@ func (e *TextEncoder) encodeBatch(prompts []string) ([]float32, error) {
 		inputs = append(inputs, maskT)
 	}
 	outs := []ort.Value{nil}
-	if err := e.sess.Run(inputs, outs); err != nil {
+	if e.out.Type == ort.TensorElementDataTypeFloat16 {
+		// onnxruntime_go cannot take over a float16 output ONNX Runtime
+		// allocates: give it one, of the size the file says.
+		if e.out.Shape[1] < 1 {
+			return nil, fmt.Errorf("%s: float16 output %s has a dynamic embedding size %v; want a fixed one", e.path, e.out.Name, e.out.Shape)
+		}
+		t, _, err := newFloatTensor(e.out.Type, ort.NewShape(int64(rows), e.out.Shape[1]))
+		if err != nil {
+			return nil, err
+		}
+		outs[0] = t
+	}
+	err = e.sess.Run(inputs, outs)
+	if outs[0] != nil {
+		defer outs[0].Destroy()
+	}
+	if err != nil {
 		return nil, fmt.Errorf("%s: %w", e.path, err)
 	}
-	defer outs[0].Destroy()
 	shapeOut := outs[0].(interface{ GetShape() ort.Shape }).GetShape()
 	if len(shapeOut) != 2 || int(shapeOut[0]) != rows || shapeOut[1] < 1 {
 		return nil, fmt.Errorf("%s: output %s has shape %v, want [%d,D]", e.path, e.out.Name, shapeOut, rows)
