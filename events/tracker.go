@@ -296,6 +296,11 @@ func New(opts Options) (*Tracker, error) {
 	return t, nil
 }
 
+// LabelSet returns the name of the current label set ("" before
+// SetLabels). The frame loop compares it with the set it scores with to
+// know when to call SetLabels.
+func (t *Tracker) LabelSet() string { return t.labels.Name }
+
 // Seq returns the seq of the last event message (0 before the first).
 func (t *Tracker) Seq() uint64 { return t.seq }
 
