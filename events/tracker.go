@@ -339,12 +339,14 @@ func (t *Tracker) SetLabels(l Labels, now time.Time) ([]Message, error) {
 		return nil, fmt.Errorf("events: camera %s: %w", t.opts.Camera, err)
 	}
 	var out []Message
+	ended := false
 	for _, c := range t.classes {
 		if c.open {
 			out = t.end(out, c, now)
+			ended = true
 		}
 	}
-	t.labels = Labels{Name: l.Name, Classes: slices.Clone(l.Classes), Thresholds: l.Thresholds}
+	t.labels = Labels{Name: l.Name, Classes: slices.Clone(l.Classes), Thresholds: maps.Clone(l.Thresholds)}
 	t.hasSet = true
 	t.classes = t.classes[:0]
 	for _, ec := range l.EventClasses(t.opts.Threshold) {
@@ -353,7 +355,10 @@ func (t *Tracker) SetLabels(l Labels, now time.Time) ([]Message, error) {
 	}
 	t.cand, t.candCount, t.stateSet = "", 0, false
 	t.published = false
-	return t.persist(out), nil
+	if ended {
+		out = t.persist(out)
+	}
+	return out, nil
 }
 
 // Update feeds the next scored frame c (its Labels carry every class's
@@ -375,8 +380,8 @@ func (t *Tracker) Update(c publish.Classification, snap SnapshotFunc) []Message 
 	top, topP := "", math.Inf(-1)
 	for _, l := range c.Labels {
 		p := l.Probability
-		if math.IsNaN(p) {
-			p = 0
+		if math.IsNaN(p) || math.IsInf(p, 0) {
+			p = 0 // the classification message reports it; state and events ignore it
 		}
 		t.probs[l.Label] = p
 		if p > topP || (p == topP && l.Label < top) {
@@ -600,7 +605,7 @@ func (t *Tracker) event(out []Message, tr *track, typ string, end *string) []Mes
 		TopScore:  tr.top,
 		Threshold: tr.Threshold,
 	})
-	if err != nil { // cannot happen: probabilities are finite by now
+	if err != nil { // cannot happen: Update made the probabilities finite
 		t.log.Error("event not published", "camera", t.opts.Camera, "event", tr.id, "err", err)
 		return out
 	}

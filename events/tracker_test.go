@@ -705,4 +705,15 @@ func TestNonFiniteProbabilities(t *testing.T) {
 	if len(only(ms, ClassClassification)) != 0 || logs.lines("classification not published") != 1 || !strings.Contains(logs.String(), `\"red\"`) {
 		t.Errorf("NaN frame: %v\nlog:\n%s", ms, logs.String())
 	}
+	// Non-finite probabilities count as 0 for state and events: an
+	// infinite red never starts an event, green still does.
+	var evs []string
+	for i := 1; i < 5; i++ {
+		for _, m := range only(tr.Update(frame(i, "colours", map[string]float64{"red": math.Inf(1), "green": 0.7}), nil), ClassEvent) {
+			evs = append(evs, decode[EventPayload](t, m).Label)
+		}
+	}
+	if !slices.Equal(evs, []string{"green"}) {
+		t.Errorf("events %v, want green only", evs)
+	}
 }
