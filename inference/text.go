@@ -3,6 +3,7 @@ package inference
 import (
 	"fmt"
 	"log/slog"
+	"sort"
 	"sync"
 
 	ort "github.com/yalue/onnxruntime_go"
@@ -118,16 +119,49 @@ func (e *TextEncoder) Encode(prompts []string) ([]float32, error) {
 	if e.closed {
 		return nil, errClosed
 	}
+	order := e.batchOrder(prompts)
 	var all []float32
+	batch := make([]string, 0, e.batchSize())
 	for start := 0; start < len(prompts); start += e.batchSize() {
 		end := min(start+e.batchSize(), len(prompts))
-		emb, err := e.encodeBatch(prompts[start:end])
+		batch = batch[:0]
+		for _, i := range order[start:end] {
+			batch = append(batch, prompts[i])
+		}
+		emb, err := e.encodeBatch(batch)
 		if err != nil {
 			return nil, err
 		}
-		all = append(all, emb...)
+		d := len(emb) / len(batch)
+		if all == nil {
+			all = make([]float32, len(prompts)*d)
+		}
+		for k, i := range order[start:end] {
+			copy(all[i*d:(i+1)*d], emb[k*d:(k+1)*d])
+		}
 	}
 	return all, nil
+}
+
+// batchOrder is the order in which prompts go through the encoder: by
+// token count when batches are cut to their longest prompt (so that short
+// prompts share batches and a long one does not lengthen them all), else
+// as given.
+func (e *TextEncoder) batchOrder(prompts []string) []int {
+	order := make([]int, len(prompts))
+	for i := range order {
+		order[i] = i
+	}
+	if !e.dynamic || len(prompts) <= e.batchSize() {
+		return order
+	}
+	lens := make([]int, len(prompts))
+	buf := make([]int64, e.seqLen)
+	for i, p := range prompts {
+		lens[i], _ = e.tok.EncodeTo(buf, p, e.tok.EndID())
+	}
+	sort.SliceStable(order, func(a, b int) bool { return lens[order[a]] < lens[order[b]] })
+	return order
 }
 
 func (e *TextEncoder) batchSize() int {
