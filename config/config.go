@@ -275,6 +275,8 @@ type Error struct {
 	Msg   string
 }
 
+// Error formats the error as file:line: field: message, leaving out the
+// line and the field when they are unknown.
 func (e *Error) Error() string {
 	var b strings.Builder
 	b.WriteString(e.File)
