@@ -223,3 +223,18 @@ func FuzzParseControlTopic(f *testing.F) {
 		}
 	})
 }
+
+func TestMessageString(t *testing.T) {
+	for _, tc := range []struct {
+		m    Message
+		want string
+	}{
+		{EnabledMessage("demo", true), "demo/enabled [state retained] ON"},
+		{Message{Topic: "demo/snapshot", Payload: make([]byte, 1234), Class: ClassSnapshot, Retained: true}, "demo/snapshot [snapshot retained] <1234 bytes>"},
+		{Message{Topic: "demo/event", Payload: []byte("{}"), Class: ClassEvent}, "demo/event [event] {}"},
+	} {
+		if got := tc.m.String(); got != tc.want {
+			t.Errorf("String() = %q, want %q", got, tc.want)
+		}
+	}
+}
