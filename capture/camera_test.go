@@ -47,6 +47,28 @@ func TestNewValidates(t *testing.T) {
 			wantErr: `capture: camera "yard": reconnect.min: 5s is more than reconnect.max 1s`},
 		{name: "poll too fast", cfg: Config{Name: "yard", Source: dir, PollInterval: time.Millisecond},
 			wantErr: `capture: camera "yard": poll_interval: must be at least 10ms, got 1ms`},
+		{name: "device settings", cfg: Config{Name: "a", Source: "/dev/video0", Width: 1280, Height: 720, FourCC: "MJPG", FPS: 10}, kind: kindDevice},
+		{name: "roi and rotate", cfg: Config{Name: "a", Source: "rtsp://cam/s", ROI: ROI{X: .1, Y: .2, W: .9, H: .8}, Rotate: 270}, kind: kindStream},
+		{name: "width on a stream", cfg: Config{Name: "yard", Source: "rtsp://u:secret@cam/s", Width: 640},
+			wantErr: `capture: camera "yard": width: only V4L2 devices take width, height and fourcc; rtsp://u:xxxxx@cam/s is a stream`},
+		{name: "fourcc on a file", cfg: Config{Name: "yard", Source: filepath.Join(dir, "x.avi"), FourCC: "MJPG"},
+			wantErr: `capture: camera "yard": fourcc: only V4L2 devices take width, height and fourcc; ` + filepath.Join(dir, "x.avi") + ` is a video file`},
+		{name: "negative height", cfg: Config{Name: "yard", Source: "0", Height: -1},
+			wantErr: `capture: camera "yard": height: must be >= 0, got -1`},
+		{name: "long fourcc", cfg: Config{Name: "yard", Source: "0", FourCC: "MJPEG"},
+			wantErr: `capture: camera "yard": fourcc: want 4 printable ASCII characters, got "MJPEG"`},
+		{name: "rotate 45", cfg: Config{Name: "yard", Source: "0", Rotate: 45},
+			wantErr: `capture: camera "yard": rotate: must be 0, 90, 180 or 270, got 45`},
+		{name: "roi too wide", cfg: Config{Name: "yard", Source: "0", ROI: ROI{X: .5, W: .6, H: 1}},
+			wantErr: `capture: camera "yard": roi: x+w = 1.1 is more than 1`},
+		{name: "roi without size", cfg: Config{Name: "yard", Source: "0", ROI: ROI{X: .5}},
+			wantErr: `capture: camera "yard": roi: w must be in (0, 1], got 0`},
+		{name: "roi NaN", cfg: Config{Name: "yard", Source: "0", ROI: ROI{X: nan(), W: 1, H: 1}},
+			wantErr: `capture: camera "yard": roi: x must be a finite number, got NaN`},
+		{name: "roi off the frame", cfg: Config{Name: "yard", Source: "0", ROI: ROI{Y: 1, W: 1, H: 1}},
+			wantErr: `capture: camera "yard": roi: y must be in [0, 1), got 1`},
+		{name: "stall timeout too short", cfg: Config{Name: "yard", Source: "0", StallTimeout: time.Millisecond},
+			wantErr: `capture: camera "yard": stall_timeout: must be at least 100ms, got 1ms`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -71,7 +93,8 @@ func TestNewValidates(t *testing.T) {
 				t.Errorf("source kind %v, want %v", kind, tt.kind)
 			}
 			cfg := c.Config()
-			if cfg.ReconnectMin != DefaultReconnectMin || cfg.ReconnectMax != DefaultReconnectMax || cfg.PollInterval != DefaultPollInterval {
+			if cfg.ReconnectMin != DefaultReconnectMin || cfg.ReconnectMax != DefaultReconnectMax || cfg.PollInterval != DefaultPollInterval ||
+				cfg.StallTimeout != DefaultStallTimeout {
 				t.Errorf("defaults not filled: %+v", cfg)
 			}
 		})

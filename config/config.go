@@ -3,7 +3,13 @@
 // Load decodes a YAML file strictly: unknown keys, values of the wrong type and
 // invalid settings are errors that name the file, the line and the field, for
 // example `demo/config.yaml:7: cameras[0].fps: must be >= 0, got -1`.
-// Relative paths in the file resolve against the file's folder.
+// Relative paths in the file resolve against the file's folder. Parse
+// reports every problem it finds (Errors), not only the first; Check adds
+// the label files and the paths that must exist, for check-config.
+//
+// Label sets are NAME.txt or NAME.yaml files in labels.dir (LoadLabelSet,
+// LoadLabelDir, ParseLabelText, ParseLabelYAML); a LabelWatcher reports
+// their changes, debounced, for hot reload.
 package config
 
 import (
@@ -269,6 +275,8 @@ type Error struct {
 	Msg   string
 }
 
+// Error formats the error as file:line: field: message, leaving out the
+// line and the field when they are unknown.
 func (e *Error) Error() string {
 	var b strings.Builder
 	b.WriteString(e.File)

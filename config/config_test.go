@@ -84,6 +84,10 @@ func TestLoadBadConfigs(t *testing.T) {
 		{"templates", `testdata/invalid-templates.yaml:4: labels.templates: unknown template set "fancy" (have default, simple)`},
 		{"qos", `testdata/invalid-qos.yaml:5: mqtt.qos: must be 0, 1 or 2, got 3`},
 		{"syntax", `testdata/invalid-syntax.yaml:1: did not find expected ',' or '}'`},
+		{"loop-stream", `testdata/invalid-loop-stream.yaml:6: cameras[0].loop: the source is a stream: only file and folder sources can loop`},
+		{"roi", `testdata/invalid-roi.yaml:7: cameras[0].roi: x + w = 1.1 goes past the right edge (must be <= 1)`},
+		{"duration", `testdata/invalid-duration.yaml:7: cameras[0].stall_timeout: want a duration with a unit such as 5ms, 10s or 1m, got 10`},
+		{"provider", `testdata/invalid-provider.yaml:1: model.providers[0]: unknown execution provider "gpu" (want tensorrt, cuda, cpu)`},
 	}
 	files, _ := filepath.Glob("testdata/invalid-*.yaml")
 	if len(files) != len(tests) {
@@ -121,6 +125,7 @@ func TestLoadMissingFile(t *testing.T) {
 // name the file.
 func FuzzParse(f *testing.F) {
 	files, _ := filepath.Glob("testdata/*.yaml")
+	files = append(files, "testdata/check/config.yaml")
 	for _, p := range files {
 		data, err := os.ReadFile(p)
 		if err != nil {
@@ -131,13 +136,29 @@ func FuzzParse(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) {
 		cfg, err := Parse(data, "fuzz.yaml")
 		if err != nil {
-			if !strings.HasPrefix(err.Error(), "fuzz.yaml") {
-				t.Fatalf("error does not start with the file name: %v", err)
+			for _, e := range Problems(err) {
+				if !strings.HasPrefix(e.Error(), "fuzz.yaml") || strings.Contains(e.Error(), "\n") {
+					t.Fatalf("problem does not start with the file name on one line: %q", e)
+				}
 			}
 			return
 		}
 		if len(cfg.Cameras) == 0 || cfg.Model.Dir == "" || cfg.Labels.Dir == "" || !ValidName(cfg.Device) {
 			t.Fatalf("invalid config accepted: %+v", cfg)
+		}
+		if cfg.Inference.MaxBatch < 1 || len(cfg.Model.Providers) == 0 || cfg.ShutdownTimeout <= 0 || cfg.Events.MinFrames < 1 ||
+			cfg.MQTT.Queue < 1 || cfg.MQTT.EventsQoS < 0 || cfg.MQTT.EventsQoS > 2 {
+			t.Fatalf("invalid values accepted: %+v", cfg)
+		}
+		names := map[string]bool{}
+		for _, cam := range cfg.Cameras {
+			if names[cam.Name] || (cam.Loop && cam.Kind() != SourcePath) || cam.StallTimeout <= 0 || cam.Reconnect.Min <= 0 || cam.Reconnect.Max < cam.Reconnect.Min {
+				t.Fatalf("invalid camera accepted: %+v", cam)
+			}
+			names[cam.Name] = true
+			if r := cam.ROI; r != nil && (r.W <= 0 || r.H <= 0 || r.X < 0 || r.Y < 0 || r.X+r.W > 1+1e-9 || r.Y+r.H > 1+1e-9) {
+				t.Fatalf("invalid roi accepted: %+v", r)
+			}
 		}
 	})
 }

@@ -57,7 +57,7 @@ func (s *LabelSet) ClassNames() []string {
 // Prompts returns the K x C prompts, template-major: prompt (i, j) is
 // Templates[i] filled with Classes[j].Name. Aliases are left out: it is
 // Descriptors with only the first prompt of each entry, so a set whose classes
-// have aliases must be encoded from Descriptors to use them.
+// have aliases must be encoded from PromptPlan (or Descriptors) to use them.
 func (s *LabelSet) Prompts() []string {
 	out := make([]string, 0, len(s.Templates)*len(s.Classes))
 	for _, t := range s.Templates {

@@ -126,3 +126,33 @@ func LabelsStatusMessage(set string, st LabelsStatus) (Message, error) {
 	}
 	return Message{Topic: "labels/" + set + "/status", Payload: payload, Retained: true, Class: ClassState}, nil
 }
+
+// Control is a kind of control topic.
+type Control int
+
+// The control topics.
+const (
+	// ControlEnabled is <camera>/set: ON or OFF, see [ParseEnabled].
+	ControlEnabled Control = iota + 1
+	// ControlLabels is <camera>/labels/set: a label set name, see
+	// [ParseLabelSet].
+	ControlLabels
+)
+
+// ControlFilters are the subscription filters of the control topics,
+// relative to <topic_prefix>/<device>/: "+/set" and "+/labels/set".
+func ControlFilters() []string { return []string{"+/" + SuffixSet, "+/" + SuffixLabelsSet} }
+
+// ParseControlTopic recognises a control topic relative to
+// <topic_prefix>/<device>/ ("demo/set", "demo/labels/set") and returns its
+// camera and kind; ok is false for any other topic.
+func ParseControlTopic(rel string) (camera string, c Control, ok bool) {
+	parts := strings.Split(rel, "/")
+	switch {
+	case len(parts) == 2 && parts[1] == SuffixSet && parts[0] != "":
+		return parts[0], ControlEnabled, true
+	case len(parts) == 3 && parts[1] == SuffixLabels && parts[2] == SuffixSet && parts[0] != "":
+		return parts[0], ControlLabels, true
+	}
+	return "", 0, false
+}

@@ -171,3 +171,70 @@ func FuzzParseLabelSet(f *testing.F) {
 		checkTopics(t, []Message{LabelsMessage("demo", name), {Topic: "labels/" + name + "/status"}})
 	})
 }
+
+func TestParseControlTopic(t *testing.T) {
+	for _, tc := range []struct {
+		topic  string
+		camera string
+		c      Control
+		ok     bool
+	}{
+		{"demo/set", "demo", ControlEnabled, true},
+		{"demo/labels/set", "demo", ControlLabels, true},
+		{"labels/set", "labels", ControlEnabled, true}, // a camera named "labels"
+		{"labels/labels/set", "labels", ControlLabels, true},
+		{"demo/enabled", "", 0, false},
+		{"demo/labels", "", 0, false},
+		{"/set", "", 0, false},
+		{"demo/x/set", "", 0, false},
+		{"demo/labels/set/x", "", 0, false},
+		{"set", "", 0, false},
+	} {
+		camera, c, ok := ParseControlTopic(tc.topic)
+		if camera != tc.camera || c != tc.c || ok != tc.ok {
+			t.Errorf("ParseControlTopic(%q) = %q, %d, %v; want %q, %d, %v", tc.topic, camera, c, ok, tc.camera, tc.c, tc.ok)
+		}
+	}
+	if f := ControlFilters(); len(f) != 2 || f[0] != "+/set" || f[1] != "+/labels/set" {
+		t.Errorf("ControlFilters() = %v", f)
+	}
+}
+
+func FuzzParseControlTopic(f *testing.F) {
+	for _, s := range []string{"demo/set", "demo/labels/set", "a/b/c", "", "/", "//set"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, topic string) {
+		camera, c, ok := ParseControlTopic(topic)
+		if !ok {
+			return
+		}
+		var back string
+		switch c {
+		case ControlEnabled:
+			back = CameraTopic(camera, SuffixSet)
+		case ControlLabels:
+			back = CameraTopic(camera, SuffixLabelsSet)
+		default:
+			t.Fatalf("kind %d", c)
+		}
+		if back != topic || camera == "" || strings.Contains(camera, "/") {
+			t.Fatalf("%q parsed as camera %q kind %d", topic, camera, c)
+		}
+	})
+}
+
+func TestMessageString(t *testing.T) {
+	for _, tc := range []struct {
+		m    Message
+		want string
+	}{
+		{EnabledMessage("demo", true), "demo/enabled [state retained] ON"},
+		{Message{Topic: "demo/snapshot", Payload: make([]byte, 1234), Class: ClassSnapshot, Retained: true}, "demo/snapshot [snapshot retained] <1234 bytes>"},
+		{Message{Topic: "demo/event", Payload: []byte("{}"), Class: ClassEvent}, "demo/event [event] {}"},
+	} {
+		if got := tc.m.String(); got != tc.want {
+			t.Errorf("String() = %q, want %q", got, tc.want)
+		}
+	}
+}

@@ -21,10 +21,17 @@ const DefaultDiscoveryPrefix = "homeassistant"
 //     object of the same message;
 //   - a binary sensor per event class (see [Labels.EventClasses]) on the
 //     retained <camera>/<slug>/active flag the [Tracker] keeps ON while an
-//     event of that class is open.
+//     event of that class is open;
+//   - a switch "Enabled" that sends ON/OFF to <camera>/set and follows the
+//     retained echo on <camera>/enabled;
+//   - when [DiscoveryCamera.LabelSets] lists the sets to choose from, a
+//     select "Label set" that sends the chosen name to
+//     <camera>/labels/set and follows <camera>/labels.
 //
-// Both are available when the daemon's status is "online" and the
-// camera's <camera>/availability is "online" (availability_mode all).
+// The sensors are available when the daemon's status is "online" and the
+// camera's <camera>/availability is "online" (availability_mode all); the
+// switch and the select follow the daemon's status only, so a disabled
+// (offline) camera can still be switched back on.
 // Config topics are <prefix>/<component>/autoclipd__<device slug>/<object
 // id>/config; unique ids join slugs with "__", which no slug contains, so
 // they are stable and distinct for distinct names.
@@ -44,11 +51,14 @@ type Discovery struct {
 	QoS byte
 }
 
-// DiscoveryCamera is one camera as discovery sees it: its name and the
-// label set it uses.
+// DiscoveryCamera is one camera as discovery sees it: its name, the label
+// set it uses, and optionally the label sets it may switch to.
 type DiscoveryCamera struct {
 	Name   string
 	Labels Labels
+	// LabelSets, when not empty, are the names offered by the "Label set"
+	// select (the daemon's loaded sets); empty means no select.
+	LabelSets []string
 }
 
 func (d Discovery) prefix() string {
@@ -97,6 +107,8 @@ type HAConfig struct {
 	UniqueID               string         `json:"unique_id"`
 	DefaultEntityID        string         `json:"default_entity_id"`
 	StateTopic             string         `json:"state_topic"`
+	CommandTopic           string         `json:"command_topic,omitempty"`
+	Options                []string       `json:"options,omitempty"`
 	ValueTemplate          string         `json:"value_template,omitempty"`
 	JSONAttributesTopic    string         `json:"json_attributes_topic,omitempty"`
 	JSONAttributesTemplate string         `json:"json_attributes_template,omitempty"`
@@ -135,8 +147,8 @@ func (d Discovery) validate() error {
 	return nil
 }
 
-// entries builds the configs of cams in order: per camera its sensor, then
-// its binary sensors in label set order. It refuses two cameras whose
+// entries builds the configs of cams in order: per camera its sensor,
+// switch and select, then its binary sensors in label set order. It refuses two cameras whose
 // slugs collide.
 func (d Discovery) entries(cams []DiscoveryCamera) ([]entry, error) {
 	node := "autoclipd__" + Slug(d.Device)
@@ -181,6 +193,43 @@ func (d Discovery) entries(cams []DiscoveryCamera) ([]entry, error) {
 				Origin:                 origin,
 			},
 		})
+		out = append(out, entry{
+			topic: d.prefix() + "/switch/" + node + "/" + cs + "__enabled/config",
+			cfg: HAConfig{
+				Name:             "Enabled",
+				UniqueID:         node + "__" + cs + "__enabled",
+				DefaultEntityID:  "switch." + cs + "_enabled",
+				StateTopic:       base + CameraTopic(cam.Name, SuffixEnabled),
+				CommandTopic:     base + CameraTopic(cam.Name, SuffixSet),
+				PayloadOn:        "ON",
+				PayloadOff:       "OFF",
+				Icon:             "mdi:cctv",
+				Availability:     []Availability{status},
+				AvailabilityMode: "all",
+				QoS:              d.QoS,
+				Device:           dev,
+				Origin:           origin,
+			},
+		})
+		if len(cam.LabelSets) > 0 {
+			out = append(out, entry{
+				topic: d.prefix() + "/select/" + node + "/" + cs + "__labels/config",
+				cfg: HAConfig{
+					Name:             "Label set",
+					UniqueID:         node + "__" + cs + "__labels",
+					DefaultEntityID:  "select." + cs + "_label_set",
+					StateTopic:       base + CameraTopic(cam.Name, SuffixLabels),
+					CommandTopic:     base + CameraTopic(cam.Name, SuffixLabelsSet),
+					Options:          slices.Sorted(slices.Values(cam.LabelSets)),
+					Icon:             "mdi:format-list-bulleted",
+					Availability:     []Availability{status},
+					AvailabilityMode: "all",
+					QoS:              d.QoS,
+					Device:           dev,
+					Origin:           origin,
+				},
+			})
+		}
 		for _, ec := range cam.Labels.EventClasses(d.Threshold) {
 			out = append(out, entry{
 				topic: d.prefix() + "/binary_sensor/" + node + "/" + cs + "__" + ec.Slug + "__active/config",
@@ -205,7 +254,8 @@ func (d Discovery) entries(cams []DiscoveryCamera) ([]entry, error) {
 }
 
 // Messages returns the retained discovery configs of cams: per camera its
-// sensor, then a binary sensor per event class. Publish them at start,
+// sensor, its switch, its select (with LabelSets), then a binary sensor per
+// event class. Publish them at start,
 // after a label set switch, and again after each Home Assistant birth
 // message ([Discovery.IsBirth]).
 func (d Discovery) Messages(cams []DiscoveryCamera) ([]Message, error) {

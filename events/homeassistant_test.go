@@ -39,7 +39,7 @@ func validEntityID(s string) bool {
 }
 
 func TestDiscoveryMessages(t *testing.T) {
-	cams := []DiscoveryCamera{{Name: "front.door", Labels: colours}, {Name: "yard", Labels: pets}}
+	cams := []DiscoveryCamera{{Name: "front.door", Labels: colours}, {Name: "yard", Labels: pets, LabelSets: []string{"pets", "colours"}}}
 	ms, err := discovery.Messages(cams)
 	if err != nil {
 		t.Fatal(err)
@@ -48,9 +48,10 @@ func TestDiscoveryMessages(t *testing.T) {
 	if !slices.EqualFunc(ms, again, func(a, b Message) bool { return a.Topic == b.Topic && bytes.Equal(a.Payload, b.Payload) }) {
 		t.Error("two calls give different messages")
 	}
-	// front.door: sensor + red, green; yard: sensor + 4 classes with thresholds.
-	if len(ms) != 3+5 {
-		t.Fatalf("%d messages, want 8", len(ms))
+	// front.door: sensor, switch, red, green; yard: sensor, switch,
+	// select, 4 classes with thresholds.
+	if len(ms) != 4+7 {
+		t.Fatalf("%d messages, want 11", len(ms))
 	}
 	checkTopics(t, ms)
 	uids := map[string]bool{}
@@ -72,7 +73,11 @@ func TestDiscoveryMessages(t *testing.T) {
 		if !validEntityID(c.DefaultEntityID) || !strings.HasPrefix(c.DefaultEntityID, parts[1]+".") {
 			t.Errorf("default_entity_id %q is not a valid %s entity id", c.DefaultEntityID, parts[1])
 		}
-		if len(c.Availability) != 2 || c.Availability[0].Topic != "autoclipd/edge-1/status" || c.AvailabilityMode != "all" || c.QoS != 1 {
+		wantAvail := 2
+		if parts[1] == "switch" || parts[1] == "select" {
+			wantAvail = 1 // controls stay usable while the camera is off
+		}
+		if len(c.Availability) != wantAvail || c.Availability[0].Topic != "autoclipd/edge-1/status" || c.AvailabilityMode != "all" || c.QoS != 1 {
 			t.Errorf("%s: availability %+v mode %q qos %d", m.Topic, c.Availability, c.AvailabilityMode, c.QoS)
 		}
 		if c.Device.Model != "autoclipd" || c.Device.SWVersion != "1.2.3" || len(c.Device.Identifiers) != 1 || c.Origin.Name != "autoclipd" {
@@ -80,26 +85,34 @@ func TestDiscoveryMessages(t *testing.T) {
 		}
 	}
 	want := []string{
-		"sensor/front_door__state", "binary_sensor/front_door__red__active", "binary_sensor/front_door__green__active",
-		"sensor/yard__state", "binary_sensor/yard__red_car__active", "binary_sensor/yard__red_car_2__active",
+		"sensor/front_door__state", "switch/front_door__enabled", "binary_sensor/front_door__red__active", "binary_sensor/front_door__green__active",
+		"sensor/yard__state", "switch/yard__enabled", "select/yard__labels", "binary_sensor/yard__red_car__active", "binary_sensor/yard__red_car_2__active",
 		"binary_sensor/yard__" + Slug("狗") + "__active", "binary_sensor/yard__fire_truck__active",
 	}
 	if !slices.Equal(topics, want) {
 		t.Errorf("configs\n%v\nwant\n%v", topics, want)
 	}
-	s := decode[HAConfig](t, ms[3])
+	s := decode[HAConfig](t, ms[4])
 	if s.StateTopic != "autoclipd/edge-1/yard/state" || s.JSONAttributesTopic != s.StateTopic || s.ValueTemplate != "{{ value_json.label }}" ||
 		s.JSONAttributesTemplate != "{{ value_json.scores | tojson }}" || s.Availability[1].Topic != "autoclipd/edge-1/yard/availability" || s.Device.Name != "yard" {
 		t.Errorf("yard sensor %+v", s)
 	}
-	b := decode[HAConfig](t, ms[7])
+	b := decode[HAConfig](t, ms[10])
 	if b.Name != "fire_truck" || b.StateTopic != "autoclipd/edge-1/yard/fire_truck/active" || b.PayloadOn != "ON" || b.PayloadOff != "OFF" || b.Device.Identifiers[0] != s.Device.Identifiers[0] {
 		t.Errorf("fire_truck binary sensor %+v", b)
+	}
+	sw := decode[HAConfig](t, ms[5])
+	if sw.CommandTopic != "autoclipd/edge-1/yard/set" || sw.StateTopic != "autoclipd/edge-1/yard/enabled" || sw.PayloadOn != "ON" {
+		t.Errorf("yard switch %+v", sw)
+	}
+	sel := decode[HAConfig](t, ms[6])
+	if sel.CommandTopic != "autoclipd/edge-1/yard/labels/set" || sel.StateTopic != "autoclipd/edge-1/yard/labels" || !slices.Equal(sel.Options, []string{"colours", "pets"}) {
+		t.Errorf("yard select %+v", sel)
 	}
 
 	// Golden: the exact payloads of the front.door camera.
 	var golden bytes.Buffer
-	for _, m := range ms[:3] {
+	for _, m := range ms[:4] {
 		golden.WriteString(m.Topic + "\n" + string(m.Payload) + "\n")
 	}
 	path := filepath.Join("testdata", "discovery.golden")
@@ -118,9 +131,8 @@ func TestDiscoveryMessages(t *testing.T) {
 	}
 }
 
-// TestDiscoveryMatchesTracker checks that the binary sensors listen where
-// the tracker publishes its active flags, and the sensor where it
-// publishes the state.
+// TestDiscoveryMatchesTracker checks that the entities listen where the
+// tracker and the control echoes publish, and command the control topics.
 func TestDiscoveryMatchesTracker(t *testing.T) {
 	tr, err := New(Options{Camera: "yard", Device: "edge-1", MinFrames: 1})
 	if err != nil {
@@ -135,19 +147,31 @@ func TestDiscoveryMatchesTracker(t *testing.T) {
 		c.Labels = append(c.Labels, publish.LabelScore{Label: l, Probability: 0.99})
 	}
 	ms = append(ms, tr.Update(c, nil)...)
+	ms = append(ms, EnabledMessage("yard", true), LabelsMessage("yard", "pets"))
 	published := map[string]bool{}
 	for _, m := range ms {
 		published["autoclipd/edge-1/"+m.Topic] = true
 	}
-	dms, err := discovery.Messages([]DiscoveryCamera{{Name: "yard", Labels: pets}})
+	dms, err := discovery.Messages([]DiscoveryCamera{{Name: "yard", Labels: pets, LabelSets: []string{"pets"}}})
 	if err != nil {
 		t.Fatal(err)
 	}
+	commands := 0
 	for _, m := range dms {
 		c := decode[HAConfig](t, m)
 		if !published[c.StateTopic] {
 			t.Errorf("%s listens on %s, which the tracker never publishes (it publishes %v)", m.Topic, c.StateTopic, published)
 		}
+		if c.CommandTopic != "" {
+			commands++
+			camera, _, ok := ParseControlTopic(strings.TrimPrefix(c.CommandTopic, "autoclipd/edge-1/"))
+			if !ok || camera != "yard" {
+				t.Errorf("%s commands %s, which is no control topic", m.Topic, c.CommandTopic)
+			}
+		}
+	}
+	if commands != 2 {
+		t.Errorf("%d configs with a command topic, want the switch and the select", commands)
 	}
 }
 
@@ -164,6 +188,7 @@ func TestDiscoveryRemovals(t *testing.T) {
 		{"unchanged", []DiscoveryCamera{front, yard}, []DiscoveryCamera{front, yard}, nil},
 		{"camera removed", []DiscoveryCamera{front, yard}, []DiscoveryCamera{yard}, []string{
 			"homeassistant/sensor/autoclipd__edge_1/front__state/config",
+			"homeassistant/switch/autoclipd__edge_1/front__enabled/config",
 			"homeassistant/binary_sensor/autoclipd__edge_1/front__red__active/config",
 			"homeassistant/binary_sensor/autoclipd__edge_1/front__green__active/config",
 		}},
@@ -175,6 +200,9 @@ func TestDiscoveryRemovals(t *testing.T) {
 			"homeassistant/binary_sensor/autoclipd__edge_1/front__green__active/config",
 		}},
 		{"camera added", []DiscoveryCamera{front}, []DiscoveryCamera{front, yard}, nil},
+		{"no more label sets to offer", []DiscoveryCamera{{Name: "yard", Labels: pets, LabelSets: []string{"pets"}}}, []DiscoveryCamera{yard}, []string{
+			"homeassistant/select/autoclipd__edge_1/yard__labels/config",
+		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			ms, err := discovery.Removals(tc.old, tc.cur)

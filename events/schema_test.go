@@ -19,7 +19,7 @@ const schemaDir = "../docs/schema"
 
 // schemas compiles every docs/schema/*.schema.json (draft 2020-12, formats
 // asserted) by file name.
-func schemas(t *testing.T) map[string]*jsonschema.Schema {
+func schemas(t testing.TB) map[string]*jsonschema.Schema {
 	t.Helper()
 	files, err := filepath.Glob(filepath.Join(schemaDir, "*.schema.json"))
 	if err != nil || len(files) == 0 {
@@ -64,7 +64,7 @@ func schemas(t *testing.T) map[string]*jsonschema.Schema {
 
 // validate checks payload against a schema; plain-text payloads (not
 // JSON) are checked as a JSON string, as the text schemas say.
-func validate(t *testing.T, s *jsonschema.Schema, payload []byte, text bool) error {
+func validate(t testing.TB, s *jsonschema.Schema, payload []byte, text bool) error {
 	t.Helper()
 	if text {
 		var err error
@@ -113,7 +113,7 @@ func sample(t *testing.T) []Message {
 		}
 		ms = append(ms, m)
 	}
-	d, err := discovery.Messages([]DiscoveryCamera{{Name: "demo", Labels: colours}, {Name: "yard", Labels: pets}})
+	d, err := discovery.Messages([]DiscoveryCamera{{Name: "demo", Labels: colours}, {Name: "yard", Labels: pets, LabelSets: []string{"pets", "colours"}}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -123,10 +123,9 @@ func sample(t *testing.T) []Message {
 // schemaFor names the schema of a message by its topic.
 func schemaFor(m Message) (name string, text bool) {
 	switch {
-	case m.Class == ClassDiscovery && strings.Contains(m.Topic, "/binary_sensor/"):
-		return "ha-binary-sensor.schema.json", false
 	case m.Class == ClassDiscovery:
-		return "ha-sensor.schema.json", false
+		component := strings.Split(m.Topic, "/")[1]
+		return "ha-" + strings.ReplaceAll(component, "_", "-") + ".schema.json", false
 	case strings.HasSuffix(m.Topic, "/classification"):
 		return "classification.schema.json", false
 	case strings.HasSuffix(m.Topic, "/state"):
@@ -233,6 +232,8 @@ func TestSchemasReject(t *testing.T) {
 		{"availability.schema.json", "Online", "", true},
 		{"labels.schema.json", "a/b", "", true},
 		{"ha-sensor.schema.json", `{"name":"Label"}`, "missing", false},
+		{"ha-select.schema.json", `{"name":"Label set","options":[]}`, "options", false},
+		{"ha-switch.schema.json", `{"name":"Enabled","command_topic":"a/e/c/enabled"}`, "command_topic", false},
 		{"ha-binary-sensor.schema.json", `{"name":"red","unique_id":"autoclipd__e__c__red__active","default_entity_id":"sensor.c_red","state_topic":"a/e/c/red/active","payload_on":"ON","payload_off":"OFF","availability":[{"topic":"a/e/status","payload_available":"online","payload_not_available":"offline"}],"availability_mode":"all","qos":1,"device":{"identifiers":["autoclipd__e__c"],"name":"c","model":"autoclipd","manufacturer":"autoclipd"},"origin":{"name":"autoclipd","support_url":"https://github.com/autoclipd/autoclipd"}}`, "default_entity_id", false},
 	} {
 		err := validate(t, sch[tc.schema], []byte(tc.payload), tc.text)

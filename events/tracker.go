@@ -51,8 +51,8 @@ const DefaultUpdateInterval = time.Second
 
 // Options configure a [Tracker] for one camera.
 type Options struct {
-	// Device is the daemon's device name, put in classification payloads
-	// whose Device is empty.
+	// Device is the daemon's device name (required), put in
+	// classification payloads whose Device is empty.
 	Device string
 	// Camera is the camera name; it starts every topic.
 	Camera string
@@ -246,6 +246,9 @@ func New(opts Options) (*Tracker, error) {
 	if err := publish.ValidateSegment(opts.Camera); err != nil {
 		return nil, fmt.Errorf("events: camera: %w", err)
 	}
+	if err := publish.ValidateSegment(opts.Device); err != nil {
+		return nil, fmt.Errorf("events: camera %s: device: %w", opts.Camera, err)
+	}
 	mode, err := ParseMode(string(opts.Classifications))
 	if err != nil {
 		return nil, fmt.Errorf("events: camera %s: %w", opts.Camera, err)
@@ -293,6 +296,11 @@ func New(opts Options) (*Tracker, error) {
 	return t, nil
 }
 
+// LabelSet returns the name of the current label set ("" before
+// SetLabels). The frame loop compares it with the set it scores with to
+// know when to call SetLabels.
+func (t *Tracker) LabelSet() string { return t.labels.Name }
+
 // Seq returns the seq of the last event message (0 before the first).
 func (t *Tracker) Seq() uint64 { return t.seq }
 
@@ -331,12 +339,14 @@ func (t *Tracker) SetLabels(l Labels, now time.Time) ([]Message, error) {
 		return nil, fmt.Errorf("events: camera %s: %w", t.opts.Camera, err)
 	}
 	var out []Message
+	ended := false
 	for _, c := range t.classes {
 		if c.open {
 			out = t.end(out, c, now)
+			ended = true
 		}
 	}
-	t.labels = Labels{Name: l.Name, Classes: slices.Clone(l.Classes), Thresholds: l.Thresholds}
+	t.labels = Labels{Name: l.Name, Classes: slices.Clone(l.Classes), Thresholds: maps.Clone(l.Thresholds)}
 	t.hasSet = true
 	t.classes = t.classes[:0]
 	for _, ec := range l.EventClasses(t.opts.Threshold) {
@@ -345,7 +355,10 @@ func (t *Tracker) SetLabels(l Labels, now time.Time) ([]Message, error) {
 	}
 	t.cand, t.candCount, t.stateSet = "", 0, false
 	t.published = false
-	return t.persist(out), nil
+	if ended {
+		out = t.persist(out)
+	}
+	return out, nil
 }
 
 // Update feeds the next scored frame c (its Labels carry every class's
@@ -367,8 +380,8 @@ func (t *Tracker) Update(c publish.Classification, snap SnapshotFunc) []Message 
 	top, topP := "", math.Inf(-1)
 	for _, l := range c.Labels {
 		p := l.Probability
-		if math.IsNaN(p) {
-			p = 0
+		if math.IsNaN(p) || math.IsInf(p, 0) {
+			p = 0 // the classification message reports it; state and events ignore it
 		}
 		t.probs[l.Label] = p
 		if p > topP || (p == topP && l.Label < top) {
@@ -592,7 +605,7 @@ func (t *Tracker) event(out []Message, tr *track, typ string, end *string) []Mes
 		TopScore:  tr.top,
 		Threshold: tr.Threshold,
 	})
-	if err != nil { // cannot happen: probabilities are finite by now
+	if err != nil { // cannot happen: Update made the probabilities finite
 		t.log.Error("event not published", "camera", t.opts.Camera, "event", tr.id, "err", err)
 		return out
 	}

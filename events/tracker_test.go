@@ -408,13 +408,13 @@ func TestCorruptStateFile(t *testing.T) {
 
 func TestStateFileErrors(t *testing.T) {
 	dir := t.TempDir()
-	_, err := New(Options{Camera: "demo", StateFile: filepath.Join(dir, "missing", "events-demo.json")})
+	_, err := New(Options{Camera: "demo", Device: "edge-1", StateFile: filepath.Join(dir, "missing", "events-demo.json")})
 	if err == nil || !strings.Contains(err.Error(), filepath.Join(dir, "missing", "events-demo.json")) || !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("state file in a missing directory: err %v, want one naming the path", err)
 	}
 	// A missing file is a first start: seq 0, nothing logged.
 	var logs logBuffer
-	tr, err := New(Options{Camera: "demo", StateFile: filepath.Join(dir, "events-demo.json"), Log: logs.logger()})
+	tr, err := New(Options{Camera: "demo", Device: "edge-1", StateFile: filepath.Join(dir, "events-demo.json"), Log: logs.logger()})
 	if err != nil || tr.Seq() != 0 || logs.String() != "" {
 		t.Errorf("first start: seq %d, err %v, log %q", tr.Seq(), err, logs.String())
 	}
@@ -422,7 +422,7 @@ func TestStateFileErrors(t *testing.T) {
 	// still go out.
 	path := filepath.Join(dir, "sub", "events-demo.json")
 	os.Mkdir(filepath.Dir(path), 0o755)
-	tr, err = New(Options{Camera: "demo", StateFile: path, Log: logs.logger()})
+	tr, err = New(Options{Camera: "demo", Device: "edge-1", StateFile: path, Log: logs.logger()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -443,13 +443,14 @@ func TestOptionsValidation(t *testing.T) {
 		want string
 	}{
 		{Options{Camera: ""}, "events: camera: empty topic segment"},
+		{Options{Camera: "demo"}, "events: camera demo: device: empty topic segment"},
 		{Options{Camera: "a/b"}, "'/'"},
-		{Options{Camera: "demo", Classifications: "some"}, `camera demo: classifications "some": want all, changes or off`},
-		{Options{Camera: "demo", MaxRate: -1}, "max_rate -1"},
-		{Options{Camera: "demo", MaxRate: math.NaN()}, "max_rate NaN"},
-		{Options{Camera: "demo", MinFrames: -2}, "min_frames -2"},
-		{Options{Camera: "demo", Threshold: 1.5}, "threshold 1.5"},
-		{Options{Camera: "demo", Top: -1}, "top -1"},
+		{Options{Camera: "demo", Device: "edge-1", Classifications: "some"}, `camera demo: classifications "some": want all, changes or off`},
+		{Options{Camera: "demo", Device: "edge-1", MaxRate: -1}, "max_rate -1"},
+		{Options{Camera: "demo", Device: "edge-1", MaxRate: math.NaN()}, "max_rate NaN"},
+		{Options{Camera: "demo", Device: "edge-1", MinFrames: -2}, "min_frames -2"},
+		{Options{Camera: "demo", Device: "edge-1", Threshold: 1.5}, "threshold 1.5"},
+		{Options{Camera: "demo", Device: "edge-1", Top: -1}, "top -1"},
 	} {
 		_, err := New(tc.o)
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
@@ -703,5 +704,16 @@ func TestNonFiniteProbabilities(t *testing.T) {
 	ms := tr.Update(c, nil)
 	if len(only(ms, ClassClassification)) != 0 || logs.lines("classification not published") != 1 || !strings.Contains(logs.String(), `\"red\"`) {
 		t.Errorf("NaN frame: %v\nlog:\n%s", ms, logs.String())
+	}
+	// Non-finite probabilities count as 0 for state and events: an
+	// infinite red never starts an event, green still does.
+	var evs []string
+	for i := 1; i < 5; i++ {
+		for _, m := range only(tr.Update(frame(i, "colours", map[string]float64{"red": math.Inf(1), "green": 0.7}), nil), ClassEvent) {
+			evs = append(evs, decode[EventPayload](t, m).Label)
+		}
+	}
+	if !slices.Equal(evs, []string{"green"}) {
+		t.Errorf("events %v, want green only", evs)
 	}
 }

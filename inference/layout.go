@@ -165,7 +165,7 @@ func FindModelVariant(dir, variant string) (ModelFiles, error) {
 	}
 	files := ModelFiles{Dir: dir, Layout: s.layout, Variant: variant}
 	vision, text := s.files(variant)
-	var missing []string
+	var problems []string
 	check := func(dst *string, candidates ...string) {
 		for _, c := range candidates {
 			if isFile(filepath.Join(dir, c)) {
@@ -173,16 +173,22 @@ func FindModelVariant(dir, variant string) (ModelFiles, error) {
 				return
 			}
 		}
-		missing = append(missing, strings.Join(candidates, " or "))
+		for _, c := range candidates {
+			if exists(filepath.Join(dir, c)) {
+				problems = append(problems, c+" is empty")
+				return
+			}
+		}
+		problems = append(problems, "missing "+strings.Join(candidates, " or "))
 	}
 	check(&files.Vision, vision)
 	check(&files.Text, text)
 	check(&files.Tokenizer, s.tokenizer...)
 	check(&files.Preprocessor, s.preprocess...)
-	if len(missing) > 0 {
-		msg := fmt.Sprintf("model.dir %s: missing %s (expected the %s layout: %s)",
-			dir, strings.Join(missing, ", "), s.title, strings.Join(s.expected(variant), ", "))
-		if s.layout == LayoutHF && files.Vision == "" && files.Text == "" {
+	if len(problems) > 0 {
+		msg := fmt.Sprintf("model.dir %s: %s (expected the %s layout: %s)",
+			dir, strings.Join(problems, ", "), s.title, strings.Join(s.expected(variant), ", "))
+		if s.layout == LayoutHF && !exists(filepath.Join(dir, vision)) && !exists(filepath.Join(dir, text)) {
 			// Neither encoder of the requested variant: say which there are.
 			msg += fmt.Sprintf("; model.variant %s; variants present: %s", quoteVariant(variant), strings.Join(hfVariants(dir), ", "))
 		}
@@ -196,7 +202,7 @@ func (s layoutSpec) present(dir string) bool {
 	if s.layout == LayoutHF {
 		return len(hfVariants(dir)) > 0
 	}
-	return isFile(filepath.Join(dir, s.vision)) || isFile(filepath.Join(dir, s.text))
+	return exists(filepath.Join(dir, s.vision)) || exists(filepath.Join(dir, s.text))
 }
 
 func quoteVariant(v string) string {
@@ -216,7 +222,7 @@ func hfVariants(dir string) []string {
 	seen := map[string]bool{}
 	for _, e := range entries {
 		name := e.Name()
-		if !strings.HasSuffix(name, ".onnx") || !isFile(filepath.Join(dir, "onnx", name)) {
+		if !strings.HasSuffix(name, ".onnx") || !exists(filepath.Join(dir, "onnx", name)) {
 			continue
 		}
 		base := strings.TrimSuffix(name, ".onnx")
@@ -241,6 +247,12 @@ func hfVariants(dir string) []string {
 func isFile(path string) bool {
 	st, err := os.Stat(path)
 	return err == nil && st.Mode().IsRegular() && st.Size() > 0
+}
+
+// exists reports whether path is a regular file, empty or not.
+func exists(path string) bool {
+	st, err := os.Stat(path)
+	return err == nil && st.Mode().IsRegular()
 }
 
 // maxListed is how many found files a no-layout error names.

@@ -421,8 +421,12 @@ func tryProvider(path string, inputs, outputs []string, o Options, p string, lis
 		return nil, err
 	}
 	if p == ProviderTensorRT {
+		cache := "none (model.cache_dir unset: every start rebuilds)"
+		if o.CacheDir != "" {
+			cache = filepath.Join(o.CacheDir, "tensorrt")
+		}
 		o.logger().Info("TensorRT: building the engine; the first build for a model can take minutes, later starts reuse the engine cache",
-			"model", path, "cache", filepath.Join(o.CacheDir, "tensorrt"), "fp16", !o.TensorRTFullPrecision)
+			"model", path, "cache", cache, "fp16", !o.TensorRTFullPrecision)
 	}
 	sess, err := ort.NewDynamicAdvancedSession(path, inputs, outputs, so)
 	if err != nil {

@@ -3,6 +3,7 @@ package inference
 import (
 	"fmt"
 	"log/slog"
+	"sort"
 	"sync"
 
 	ort "github.com/yalue/onnxruntime_go"
@@ -118,16 +119,49 @@ func (e *TextEncoder) Encode(prompts []string) ([]float32, error) {
 	if e.closed {
 		return nil, errClosed
 	}
+	order := e.batchOrder(prompts)
 	var all []float32
+	batch := make([]string, 0, e.batchSize())
 	for start := 0; start < len(prompts); start += e.batchSize() {
 		end := min(start+e.batchSize(), len(prompts))
-		emb, err := e.encodeBatch(prompts[start:end])
+		batch = batch[:0]
+		for _, i := range order[start:end] {
+			batch = append(batch, prompts[i])
+		}
+		emb, err := e.encodeBatch(batch)
 		if err != nil {
 			return nil, err
 		}
-		all = append(all, emb...)
+		d := len(emb) / len(batch)
+		if all == nil {
+			all = make([]float32, len(prompts)*d)
+		}
+		for k, i := range order[start:end] {
+			copy(all[i*d:(i+1)*d], emb[k*d:(k+1)*d])
+		}
 	}
 	return all, nil
+}
+
+// batchOrder is the order in which prompts go through the encoder: by
+// token count when batches are cut to their longest prompt (so that short
+// prompts share batches and a long one does not lengthen them all), else
+// as given.
+func (e *TextEncoder) batchOrder(prompts []string) []int {
+	order := make([]int, len(prompts))
+	for i := range order {
+		order[i] = i
+	}
+	if !e.dynamic || len(prompts) <= e.batchSize() {
+		return order
+	}
+	lens := make([]int, len(prompts))
+	buf := make([]int64, e.seqLen)
+	for i, p := range prompts {
+		lens[i], _ = e.tok.EncodeTo(buf, p, e.tok.EndID())
+	}
+	sort.SliceStable(order, func(a, b int) bool { return lens[order[a]] < lens[order[b]] })
+	return order
 }
 
 func (e *TextEncoder) batchSize() int {
@@ -194,10 +228,25 @@ func (e *TextEncoder) encodeBatch(prompts []string) ([]float32, error) {
 		inputs = append(inputs, maskT)
 	}
 	outs := []ort.Value{nil}
-	if err := e.sess.Run(inputs, outs); err != nil {
+	if e.out.Type == ort.TensorElementDataTypeFloat16 {
+		// onnxruntime_go cannot take over a float16 output ONNX Runtime
+		// allocates: give it one, of the size the file says.
+		if e.out.Shape[1] < 1 {
+			return nil, fmt.Errorf("%s: float16 output %s has a dynamic embedding size %v; want a fixed one", e.path, e.out.Name, e.out.Shape)
+		}
+		t, _, err := newFloatTensor(e.out.Type, ort.NewShape(int64(rows), e.out.Shape[1]))
+		if err != nil {
+			return nil, err
+		}
+		outs[0] = t
+	}
+	err = e.sess.Run(inputs, outs)
+	if outs[0] != nil {
+		defer outs[0].Destroy()
+	}
+	if err != nil {
 		return nil, fmt.Errorf("%s: %w", e.path, err)
 	}
-	defer outs[0].Destroy()
 	shapeOut := outs[0].(interface{ GetShape() ort.Shape }).GetShape()
 	if len(shapeOut) != 2 || int(shapeOut[0]) != rows || shapeOut[1] < 1 {
 		return nil, fmt.Errorf("%s: output %s has shape %v, want [%d,D]", e.path, e.out.Name, shapeOut, rows)

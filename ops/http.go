@@ -24,32 +24,53 @@ const shutdownGrace = 2 * time.Second
 // "" or "off".
 func Disabled(listen string) bool { return listen == "" || listen == "off" }
 
+// Option configures the HTTP server.
+type Option func(*options)
+
+type options struct {
+	health func() error
+}
+
+// WithHealth makes /healthz answer 503 with the error text while health
+// returns an error (Watchdog.Healthy: the frame loop is hung). Without it
+// /healthz is 200 whenever the process serves.
+func WithHealth(health func() error) Option {
+	return func(o *options) { o.health = health }
+}
+
 // Handler returns the HTTP handler with /metrics (the exposition of reg),
-// /healthz (200 "ok" while the process serves) and /readyz (200 "ready" when
-// readiness returns nil, 503 with the error text otherwise). A nil readiness
-// is always ready.
-func Handler(reg *prometheus.Registry, readiness func() error, log *slog.Logger) http.Handler {
+// /healthz (200 "ok", or 503 with the reason while a WithHealth check
+// fails) and /readyz (200 "ready" when readiness returns nil, 503 with the
+// error text otherwise). A nil readiness is always ready.
+func Handler(reg *prometheus.Registry, readiness func() error, log *slog.Logger, opts ...Option) http.Handler {
+	var o options
+	for _, opt := range opts {
+		opt(&o)
+	}
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{
 		ErrorLog:      slog.NewLogLogger(log.Handler(), slog.LevelError),
 		ErrorHandling: promhttp.ContinueOnError,
 	}))
-	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) {
+	mux.HandleFunc("/healthz", check(o.health, "ok", "unhealthy"))
+	mux.HandleFunc("/readyz", check(readiness, "ready", "not ready"))
+	return mux
+}
+
+// check answers 200 with ok, or 503 with "<bad>: <error>" while f fails.
+func check(f func() error, ok, bad string) http.HandlerFunc {
+	return func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-		io.WriteString(w, "ok\n")
-	})
-	mux.HandleFunc("/readyz", func(w http.ResponseWriter, _ *http.Request) {
-		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-		if readiness != nil {
-			if err := readiness(); err != nil {
+		w.Header().Set("Cache-Control", "no-store")
+		if f != nil {
+			if err := f(); err != nil {
 				w.WriteHeader(http.StatusServiceUnavailable)
-				io.WriteString(w, "not ready: "+err.Error()+"\n")
+				io.WriteString(w, bad+": "+err.Error()+"\n")
 				return
 			}
 		}
-		io.WriteString(w, "ready\n")
-	})
-	return mux
+		io.WriteString(w, ok+"\n")
+	}
 }
 
 // Server is the operations HTTP server, bound at construction so that an
@@ -63,7 +84,7 @@ type Server struct {
 // NewServer binds listen (host:port, the http.listen setting) and prepares
 // the server. It returns (nil, nil) when Disabled(listen). A bind failure,
 // such as an address in use, is returned naming the setting and address.
-func NewServer(listen string, reg *prometheus.Registry, readiness func() error, log *slog.Logger) (*Server, error) {
+func NewServer(listen string, reg *prometheus.Registry, readiness func() error, log *slog.Logger, opts ...Option) (*Server, error) {
 	if Disabled(listen) {
 		return nil, nil
 	}
@@ -74,7 +95,7 @@ func NewServer(listen string, reg *prometheus.Registry, readiness func() error, 
 	return &Server{
 		ln: ln,
 		srv: &http.Server{
-			Handler:           Handler(reg, readiness, log),
+			Handler:           Handler(reg, readiness, log, opts...),
 			ReadHeaderTimeout: 5 * time.Second,
 			ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 		},
@@ -116,8 +137,8 @@ func (s *Server) Run(ctx context.Context) error {
 // Serve binds listen and serves /metrics, /healthz and /readyz until ctx is
 // done (see NewServer and Server.Run). With listen "" or "off" it serves
 // nothing and returns nil once ctx is done.
-func Serve(ctx context.Context, listen string, reg *prometheus.Registry, readiness func() error, log *slog.Logger) error {
-	s, err := NewServer(listen, reg, readiness, log)
+func Serve(ctx context.Context, listen string, reg *prometheus.Registry, readiness func() error, log *slog.Logger, opts ...Option) error {
+	s, err := NewServer(listen, reg, readiness, log, opts...)
 	if err != nil {
 		return err
 	}

@@ -186,3 +186,26 @@ func TestHTTPShutdownClosesPort(t *testing.T) {
 		t.Fatalf("%s still accepts connections after shutdown", addr)
 	}
 }
+
+func TestHTTPHealthFollowsWatchdog(t *testing.T) {
+	reg, _, _ := newTestMetrics(t)
+	w := NewWatchdog(NewNotifier(discardLogger()), 0)
+	s, err := NewServer("127.0.0.1:0", reg, nil, discardLogger(), WithHealth(w.Healthy))
+	if err != nil {
+		t.Fatal(err)
+	}
+	base := startServer(t, s)
+	w.Alive()
+	w.tick()
+	if code, body := get(t, base+"/healthz"); code != http.StatusOK || body != "ok\n" {
+		t.Errorf("/healthz with a live loop = %d %q", code, body)
+	}
+	w.tick() // a period without Alive: hung
+	if code, body := get(t, base+"/healthz"); code != http.StatusServiceUnavailable ||
+		body != "unhealthy: frame loop made no progress in the last 10s\n" {
+		t.Errorf("/healthz with a hung loop = %d %q, want 503 with the reason", code, body)
+	}
+	if code, _ := get(t, base+"/readyz"); code != http.StatusOK {
+		t.Errorf("/readyz with nil readiness = %d, want 200", code)
+	}
+}

@@ -85,6 +85,10 @@ func WatchdogInterval() (time.Duration, error) {
 	return d, nil
 }
 
+// LivenessPeriod is the Watchdog's check period when systemd's watchdog is
+// off (interval 0): Healthy still reports a hung frame loop.
+const LivenessPeriod = 10 * time.Second
+
 // Watchdog feeds systemd's watchdog only while the frame loop is alive: the
 // loop calls Alive on every iteration (including idle ones, e.g. while all
 // cameras are disabled or reconnecting, so that only a hung loop stops the
@@ -94,16 +98,22 @@ func WatchdogInterval() (time.Duration, error) {
 //
 // Until the first Alive call (model loading, camera start-up), Run pings
 // unconditionally: start-up is bounded by TimeoutStartSec, not the watchdog.
+// Start Run early, before the model loads.
+//
+// The same ticks drive Healthy, for /healthz: unhealthy after a whole period
+// without Alive, healthy again at the next period with one.
 type Watchdog struct {
 	n        *Notifier
 	interval time.Duration
 	alive    atomic.Bool
 	started  atomic.Bool
+	stalled  atomic.Bool
 	pings    atomic.Int64
 }
 
-// NewWatchdog returns a Watchdog for the given WatchdogInterval; with
-// interval 0 (watchdog off) Run does nothing.
+// NewWatchdog returns a Watchdog for the given WatchdogInterval. With
+// interval 0 (systemd's watchdog off) Run sends nothing but still checks the
+// loop every LivenessPeriod for Healthy.
 func NewWatchdog(n *Notifier, interval time.Duration) *Watchdog {
 	return &Watchdog{n: n, interval: interval}
 }
@@ -120,15 +130,30 @@ func (w *Watchdog) Alive() {
 // would have without NOTIFY_SOCKET).
 func (w *Watchdog) Pings() int64 { return w.pings.Load() }
 
-// Run feeds the watchdog until ctx is done and returns nil. With interval 0
-// it just waits for ctx. A failed send is logged, not returned: the next
-// tick tries again and systemd decides.
-func (w *Watchdog) Run(ctx context.Context) error {
+// Period returns the time between two checks: interval/2, or LivenessPeriod
+// when systemd's watchdog is off.
+func (w *Watchdog) Period() time.Duration {
 	if w.interval <= 0 {
-		<-ctx.Done()
-		return nil
+		return LivenessPeriod
 	}
-	t := time.NewTicker(w.interval / 2)
+	return w.interval / 2
+}
+
+// Healthy returns nil unless the frame loop, once started, let a whole
+// period pass without calling Alive; use it as the /healthz check
+// (WithHealth).
+func (w *Watchdog) Healthy() error {
+	if w.stalled.Load() {
+		return fmt.Errorf("frame loop made no progress in the last %s", w.Period())
+	}
+	return nil
+}
+
+// Run checks the loop every Period until ctx is done and returns nil,
+// sending WATCHDOG=1 when systemd's watchdog is on. A failed send is
+// logged, not returned: the next tick tries again and systemd decides.
+func (w *Watchdog) Run(ctx context.Context) error {
+	t := time.NewTicker(w.Period())
 	defer t.Stop()
 	for {
 		select {
@@ -140,14 +165,22 @@ func (w *Watchdog) Run(ctx context.Context) error {
 	}
 }
 
-// tick is one watchdog period: ping if the loop was alive since the last
-// tick (or has not started yet).
+// tick is one period: ping if the loop was alive since the last tick (or
+// has not started yet), otherwise mark it stalled.
 func (w *Watchdog) tick() {
 	if w.alive.Swap(false) {
 		w.started.Store(true)
+		if w.stalled.Swap(false) {
+			w.n.log.Info("frame loop is making progress again")
+		}
 	} else if w.started.Load() {
-		w.n.log.Warn("frame loop made no progress in the last watchdog period; not feeding the systemd watchdog",
-			"period", w.interval/2)
+		if !w.stalled.Swap(true) {
+			w.n.log.Warn("frame loop made no progress in the last period; not feeding the systemd watchdog",
+				"period", w.Period())
+		}
+		return
+	}
+	if w.interval <= 0 {
 		return
 	}
 	if err := w.n.Watchdog(); err != nil {

@@ -271,3 +271,36 @@ func FuzzStatusOneLine(f *testing.F) {
 		}
 	})
 }
+
+// TestWatchdogHealthyWithoutSystemd: with systemd's watchdog off nothing is
+// sent, but a hung loop still shows in Healthy, and recovers.
+func TestWatchdogHealthyWithoutSystemd(t *testing.T) {
+	_, none := notifySocket(t)
+	w := NewWatchdog(NewNotifier(discardLogger()), 0)
+	if w.Period() != LivenessPeriod {
+		t.Fatalf("Period() = %v with the watchdog off, want %v", w.Period(), LivenessPeriod)
+	}
+	w.tick() // start-up
+	if err := w.Healthy(); err != nil {
+		t.Fatalf("unhealthy during start-up: %v", err)
+	}
+	w.Alive()
+	w.tick()
+	if err := w.Healthy(); err != nil {
+		t.Fatalf("unhealthy while alive: %v", err)
+	}
+	w.tick()
+	err := w.Healthy()
+	if err == nil || err.Error() != "frame loop made no progress in the last 10s" {
+		t.Fatalf("Healthy() after a period without Alive = %v", err)
+	}
+	w.Alive()
+	w.tick()
+	if err := w.Healthy(); err != nil {
+		t.Fatalf("still unhealthy after the loop recovered: %v", err)
+	}
+	none(100 * time.Millisecond)
+	if w.Pings() != 0 {
+		t.Fatalf("Pings() = %d with the watchdog off, want 0", w.Pings())
+	}
+}

@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 	"unicode/utf8"
 )
 
@@ -82,6 +83,8 @@ type diskLog struct {
 	compactions int
 
 	segmentSize, compactMin int64
+
+	lock *os.File // flock'ed LOCK file: one Publisher per directory
 }
 
 // segName is the file name of segment id.
@@ -94,11 +97,25 @@ func openDiskLog(dir string, log *slog.Logger) (d *diskLog, recs []*record, maxS
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, nil, 0, fmt.Errorf("mqtt.queue_dir: %w", err)
 	}
+	lockPath := filepath.Join(dir, "LOCK")
+	lock, err := os.OpenFile(lockPath, os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		return nil, nil, 0, fmt.Errorf("mqtt.queue_dir: %w", err)
+	}
+	if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		_ = lock.Close()
+		return nil, nil, 0, fmt.Errorf("mqtt.queue_dir: %s is in use by another publisher (lock %s): %w", dir, lockPath, err)
+	}
+	defer func() {
+		if err != nil {
+			_ = lock.Close()
+		}
+	}()
 	entries, err := os.ReadDir(dir)
 	if err != nil {
 		return nil, nil, 0, fmt.Errorf("mqtt.queue_dir: %w", err)
 	}
-	d = &diskLog{dir: dir, log: log, segmentSize: defaultSegmentSize, compactMin: defaultCompactMin}
+	d = &diskLog{dir: dir, log: log, segmentSize: defaultSegmentSize, compactMin: defaultCompactMin, lock: lock}
 	var ids []uint64
 	for _, e := range entries {
 		name := e.Name()
@@ -352,6 +369,7 @@ func (d *diskLog) close() error {
 		err = cerr
 	}
 	d.f = nil
+	_ = d.lock.Close() // releases the flock
 	if err != nil {
 		return fmt.Errorf("mqtt queue: %s: %w", d.active().path, err)
 	}

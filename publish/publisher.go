@@ -19,6 +19,7 @@ import (
 	"log/slog"
 	"net"
 	"net/url"
+	"regexp"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -253,12 +254,62 @@ func (p *Publisher) dial(u *url.URL, _ mqtt.ClientOptions) (net.Conn, error) {
 		if err != nil {
 			return nil, fmt.Errorf("TLS connection to %s: %w", u.Host, err)
 		}
+		if c, err = awaitTLSVerdict(c.(*tls.Conn)); err != nil {
+			return nil, fmt.Errorf("TLS connection to %s: refused by the broker after the handshake (client certificate missing or not trusted?): %w", u.Host, err)
+		}
 	} else if c, err = d.Dial("tcp", u.Host); err != nil {
 		return nil, err
 	}
 	p.conn.Store(&connHolder{c})
 	return c, nil
 }
+
+// tlsAlertWait is how long a new TLS 1.3 connection waits for an alert.
+const tlsAlertWait = 100 * time.Millisecond
+
+// awaitTLSVerdict waits briefly for the broker's verdict on the client
+// certificate: with TLS 1.3 the client's handshake completes before the
+// server has checked it, and a refusal otherwise shows up later as a
+// connection reset that says nothing about certificates.
+func awaitTLSVerdict(c *tls.Conn) (net.Conn, error) {
+	if c.ConnectionState().Version != tls.VersionTLS13 {
+		return c, nil
+	}
+	_ = c.SetReadDeadline(time.Now().Add(tlsAlertWait))
+	var b [1]byte
+	n, err := c.Read(b[:])
+	_ = c.SetReadDeadline(time.Time{})
+	var ne net.Error
+	switch {
+	case n > 0: // not expected before CONNECT: keep the byte
+		return &prefixConn{Conn: c, pre: b[:n]}, nil
+	case errors.As(err, &ne) && ne.Timeout(): // no alert: accepted
+		return c, nil
+	case err == nil:
+		return c, nil
+	}
+	_ = c.Close()
+	return nil, err
+}
+
+// prefixConn returns pre before what it reads from Conn.
+type prefixConn struct {
+	net.Conn
+	pre []byte
+}
+
+func (c *prefixConn) Read(b []byte) (int, error) {
+	if len(c.pre) > 0 {
+		n := copy(b, c.pre)
+		c.pre = c.pre[n:]
+		return n, nil
+	}
+	return c.Conn.Read(b)
+}
+
+// addrPair matches the "local->remote: " part of network errors, which
+// changes with every attempt.
+var addrPair = regexp.MustCompile(`\S+->\S+: `)
 
 func (p *Publisher) abortConn() {
 	if h := p.conn.Load(); h != nil {
@@ -336,10 +387,10 @@ func (p *Publisher) connectLoop() {
 			p.firstAttemptOnce.Do(func() { close(p.firstAttempt) })
 			reason := err.Error()
 			level := slog.LevelDebug // repeats of the same reason
-			if reason != lastFail {
+			if key := addrPair.ReplaceAllString(reason, ""); key != lastFail {
 				level = slog.LevelWarn
+				lastFail = key
 			}
-			lastFail = reason
 			p.log.Log(context.Background(), level, "mqtt connection attempt failed", "url", p.opts.URL, "err", reason)
 			wait := p.opts.ConnectRetryInterval
 			if p.connects.Load() > 0 {

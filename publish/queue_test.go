@@ -403,3 +403,25 @@ func BenchmarkQueuePushAck(b *testing.B) {
 		})
 	}
 }
+
+func TestDiskQueueOnePublisherPerDir(t *testing.T) {
+	dir := t.TempDir()
+	q, _ := openTestQueue(t, dir, 10)
+	_, err := openQueue(10, dir, slog.New(slog.DiscardHandler))
+	if err == nil || !strings.Contains(err.Error(), "mqtt.queue_dir: "+dir+" is in use by another publisher") {
+		t.Fatalf("second open: %v", err)
+	}
+	o := testOptions("tcp://127.0.0.1:1", "locked")
+	o.QueueDir = dir
+	if p, err := New(t.Context(), o, nil); err == nil || !strings.Contains(err.Error(), "in use") {
+		if p != nil {
+			_ = p.Close(t.Context())
+		}
+		t.Fatalf("New on a directory in use: %v", err)
+	}
+	if err := q.close(); err != nil {
+		t.Fatal(err)
+	}
+	q2, _ := openTestQueue(t, dir, 10)
+	_ = q2.close()
+}

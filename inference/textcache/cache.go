@@ -12,6 +12,10 @@
 // path, size and modification time, in <dir>/model-hashes.json, so a large
 // model is hashed once.
 //
+// Only an index (prompt -> file offset) is kept in memory; vectors are read
+// from the file (the page cache, in practice) when looked up, so a large
+// label set costs its embeddings' memory once, in the classifier, not twice.
+//
 // Several processes may share a cache folder: appends and repairs are
 // serialised with flock(2).
 package textcache
@@ -23,6 +27,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 	"syscall"
 )
@@ -36,9 +41,16 @@ type Cache struct {
 	log   *slog.Logger
 
 	mu      sync.RWMutex
-	f       *os.File
-	entries map[string][]float32
+	f       *os.File   // the file appends go to
+	files   []*os.File // every file an entry points into (f among them)
+	entries map[string]location
 	closed  bool
+}
+
+// location is where a prompt's vector is stored.
+type location struct {
+	f   *os.File
+	off int64
 }
 
 // Stats counts what EncodeWithCache did.
@@ -71,7 +83,7 @@ func Open(dir, modelPath string, dim int, log *slog.Logger) (*Cache, error) {
 		dim:     dim,
 		model:   model,
 		log:     log,
-		entries: map[string][]float32{},
+		entries: map[string]location{},
 	}
 	if err := c.load(); err != nil {
 		return nil, err
@@ -142,8 +154,9 @@ func (c *Cache) load() error {
 	if err != nil {
 		return err
 	}
+	keep := false
 	defer func() {
-		if c.f != f {
+		if !keep {
 			f.Close()
 		}
 	}()
@@ -151,6 +164,7 @@ func (c *Cache) load() error {
 	if err != nil {
 		return fmt.Errorf("textcache: %w", err)
 	}
+	var got contents
 	if st.Size() == 0 {
 		if _, err := f.Write(appendHeader(nil, c.dim, c.model)); err != nil {
 			return fmt.Errorf("textcache: writing %s: %w", c.path, err)
@@ -158,60 +172,71 @@ func (c *Cache) load() error {
 		if err := f.Sync(); err != nil {
 			return fmt.Errorf("textcache: writing %s: %w", c.path, err)
 		}
-		unlock(f)
-		c.f = f
-		return nil
-	}
-	got := readFile(f, c.dim, c.model)
-	for i, p := range got.prompts {
-		c.entries[p] = got.vecs[i]
+	} else {
+		got = readFile(f, c.dim, c.model)
 	}
 	switch got.kind {
 	case clean:
 	case tornTail:
 		c.log.Warn("text embedding cache: truncating an interrupted append",
-			"path", c.path, "reason", got.reason, "kept", len(c.entries))
+			"path", c.path, "reason", got.reason, "kept", len(got.recs))
 		if err := f.Truncate(got.good); err != nil {
 			return fmt.Errorf("textcache: truncating %s: %w", c.path, err)
 		}
 	default:
 		c.log.Warn("text embedding cache: damaged file rebuilt",
-			"path", c.path, "reason", got.reason, "kept", len(c.entries))
-		nf, err := c.rebuild(got.prompts, got.vecs)
+			"path", c.path, "reason", got.reason, "kept", len(got.recs))
+		nf, recs, err := c.rebuild(f, got.recs)
 		if err != nil {
 			return err
 		}
 		unlock(f)
 		f.Close()
-		f = nf
+		f, got.recs = nf, recs
 	}
 	unlock(f)
+	for _, r := range got.recs {
+		c.entries[r.prompt] = location{f, r.off}
+	}
+	keep = true
 	c.f = f
+	c.files = append(c.files, f)
 	return nil
 }
 
-// rebuild writes a fresh file with the given records next to c.path, renames
-// it over c.path and returns it open and locked.
-func (c *Cache) rebuild(prompts []string, vecs [][]float32) (*os.File, error) {
+// rebuild writes a fresh file with the records recs of old next to c.path,
+// renames it over c.path and returns it, open and locked, with the records'
+// new places.
+func (c *Cache) rebuild(old *os.File, recs []record) (*os.File, []record, error) {
 	tmp, err := os.CreateTemp(filepath.Dir(c.path), filepath.Base(c.path)+".tmp*")
 	if err != nil {
-		return nil, fmt.Errorf("textcache: rebuilding %s: %w", c.path, err)
+		return nil, nil, fmt.Errorf("textcache: rebuilding %s: %w", c.path, err)
 	}
-	fail := func(err error) (*os.File, error) {
+	fail := func(err error) (*os.File, []record, error) {
 		tmp.Close()
 		os.Remove(tmp.Name())
-		return nil, fmt.Errorf("textcache: rebuilding %s: %w", c.path, err)
+		return nil, nil, fmt.Errorf("textcache: rebuilding %s: %w", c.path, err)
 	}
 	if err := syscall.Flock(int(tmp.Fd()), syscall.LOCK_EX); err != nil {
 		return fail(err)
 	}
 	buf := appendHeader(nil, c.dim, c.model)
-	for i, p := range prompts {
-		buf = appendRecord(buf, p, vecs[i])
+	written := int64(0)
+	raw := make([]byte, 4*c.dim)
+	vec := make([]float32, c.dim)
+	moved := make([]record, 0, len(recs))
+	for _, r := range recs {
+		if _, err := old.ReadAt(raw, r.off); err != nil {
+			return fail(err)
+		}
+		decodeVector(vec, raw)
+		moved = append(moved, record{r.prompt, written + int64(len(buf)) + 8 + int64(len(r.prompt))})
+		buf = appendRecord(buf, r.prompt, vec)
 		if len(buf) >= 1<<20 {
 			if _, err := tmp.Write(buf); err != nil {
 				return fail(err)
 			}
+			written += int64(len(buf))
 			buf = buf[:0]
 		}
 	}
@@ -227,33 +252,87 @@ func (c *Cache) rebuild(prompts []string, vecs [][]float32) (*os.File, error) {
 	if err := os.Rename(tmp.Name(), c.path); err != nil {
 		return fail(err)
 	}
-	return tmp, nil
+	return tmp, moved, nil
 }
 
 // Lookup copies the embeddings of the cached prompts into out, which must hold
 // len(prompts)*Dim() values (prompt i at out[i*Dim():]), and returns the
 // indices of the prompts that are not cached; their part of out is left as it
-// was. It panics if out has the wrong length.
+// was. A vector that cannot be read back counts as missing. It panics if out
+// has the wrong length. After Close every prompt is missing.
 func (c *Cache) Lookup(prompts []string, out []float32) (missing []int) {
 	if len(out) != len(prompts)*c.dim {
 		panic(fmt.Sprintf("textcache: Lookup of %d prompts with %d values, want %d", len(prompts), len(out), len(prompts)*c.dim))
 	}
 	c.mu.RLock()
 	defer c.mu.RUnlock()
-	for i, p := range prompts {
-		v, ok := c.entries[p]
-		if !ok {
-			missing = append(missing, i)
-			continue
-		}
-		copy(out[i*c.dim:(i+1)*c.dim], v)
+	type hit struct {
+		i   int
+		loc location
 	}
+	hits := make([]hit, 0, len(prompts))
+	for i, p := range prompts {
+		if loc, ok := c.entries[p]; ok {
+			hits = append(hits, hit{i, loc})
+		} else {
+			missing = append(missing, i)
+		}
+	}
+	if len(hits) == 0 {
+		return missing
+	}
+	// Read runs of nearby records with one pread each: prompts added
+	// together are stored together.
+	fileIndex := func(f *os.File) int { return slices.Index(c.files, f) }
+	slices.SortFunc(hits, func(a, b hit) int {
+		if d := fileIndex(a.loc.f) - fileIndex(b.loc.f); d != 0 {
+			return d
+		}
+		return int(a.loc.off - b.loc.off)
+	})
+	vb := int64(4 * c.dim)
+	var buf []byte
+	for start := 0; start < len(hits); {
+		first := hits[start].loc
+		lo, hi := first.off, first.off+vb
+		end := start + 1
+		for ; end < len(hits); end++ {
+			next := hits[end].loc
+			if next.f != first.f || next.off-hi > maxGap || next.off+vb-lo > maxRun {
+				break
+			}
+			hi = max(hi, next.off+vb)
+		}
+		if int64(cap(buf)) < hi-lo {
+			buf = make([]byte, hi-lo)
+		}
+		buf = buf[:hi-lo]
+		if _, err := first.f.ReadAt(buf, lo); err != nil {
+			for _, h := range hits[start:end] {
+				missing = append(missing, h.i)
+			}
+		} else {
+			for _, h := range hits[start:end] {
+				decodeVector(out[h.i*c.dim:(h.i+1)*c.dim], buf[h.loc.off-lo:])
+			}
+		}
+		start = end
+	}
+	slices.Sort(missing)
 	return missing
 }
 
+// Lookup reads records at most maxGap bytes apart with one read of at most
+// maxRun bytes.
+const (
+	maxGap = 4 << 10
+	maxRun = 1 << 20
+)
+
 // Add stores the embeddings of prompts (emb holds len(prompts)*Dim() values,
-// prompt i at emb[i*Dim():]) in memory and appends them to the file in one
-// write. Prompts already cached with the same values are skipped.
+// prompt i at emb[i*Dim():]), appending them to the file in one write.
+// Prompts already cached with the same values are skipped; a later value for
+// a prompt replaces the earlier one.
 func (c *Cache) Add(prompts []string, emb []float32) error {
 	if len(emb) != len(prompts)*c.dim {
 		return fmt.Errorf("textcache: Add of %d prompts with %d values, want %d", len(prompts), len(emb), len(prompts)*c.dim)
@@ -268,69 +347,84 @@ func (c *Cache) Add(prompts []string, emb []float32) error {
 	if c.closed {
 		return errors.New("textcache: Add after Close")
 	}
-	var buf []byte
-	fresh := map[string][]float32{}
+	var (
+		buf  []byte
+		recs []record // offsets relative to the start of buf
+		raw  = make([]byte, 4*c.dim)
+		have = make([]float32, c.dim)
+		last = map[string]int{} // prompt -> index in recs
+	)
 	for i, p := range prompts {
 		v := emb[i*c.dim : (i+1)*c.dim]
-		if old, ok := c.entries[p]; ok && equal(old, v) {
-			continue
+		if j, ok := last[p]; ok {
+			decodeVector(have, buf[recs[j].off:])
+			if equal(have, v) {
+				continue
+			}
+		} else if loc, ok := c.entries[p]; ok {
+			if _, err := loc.f.ReadAt(raw, loc.off); err == nil {
+				decodeVector(have, raw)
+				if equal(have, v) {
+					continue
+				}
+			}
 		}
-		if old, ok := fresh[p]; ok && equal(old, v) {
-			continue
-		}
-		v = append([]float32(nil), v...)
-		fresh[p] = v
+		last[p] = len(recs)
+		recs = append(recs, record{p, int64(len(buf)) + 8 + int64(len(p))})
 		buf = appendRecord(buf, p, v)
 	}
 	if len(buf) == 0 {
 		return nil
 	}
-	err := c.append(buf)
-	// Memory is updated even if the disk write failed: this process still
-	// benefits, and the file stays consistent (a failed write is a torn tail).
-	for p, v := range fresh {
-		c.entries[p] = v
+	end, err := c.append(buf)
+	if err != nil {
+		return err
 	}
-	return err
+	for _, r := range recs {
+		c.entries[r.prompt] = location{c.f, end + r.off}
+	}
+	return nil
 }
 
-func (c *Cache) append(buf []byte) error {
+// append writes buf at the end of the cache file and returns where it went.
+func (c *Cache) append(buf []byte) (int64, error) {
 	f := c.f
 	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX); err != nil {
-		return fmt.Errorf("textcache: locking %s: %w", c.path, err)
+		return 0, fmt.Errorf("textcache: locking %s: %w", c.path, err)
 	}
 	same, err := sameFile(f, c.path)
 	if err != nil {
 		unlock(f)
-		return fmt.Errorf("textcache: %w", err)
+		return 0, fmt.Errorf("textcache: %w", err)
 	}
 	if !same {
-		// Another process rebuilt the file: append to the new one.
+		// Another process rebuilt the file: append to the new one. Entries
+		// already known stay readable in the old one, which stays open.
 		unlock(f)
 		nf, err := c.lockFile()
 		if err != nil {
-			return err
+			return 0, err
 		}
-		f.Close()
 		c.f, f = nf, nf
+		c.files = append(c.files, nf)
 	}
 	defer unlock(f)
 	end, err := f.Seek(0, io.SeekEnd)
 	if err != nil {
-		return fmt.Errorf("textcache: %s: %w", c.path, err)
+		return 0, fmt.Errorf("textcache: %s: %w", c.path, err)
 	}
 	if end < headerSize {
-		return fmt.Errorf("textcache: %s: file shrank to %d bytes under us", c.path, end)
+		return 0, fmt.Errorf("textcache: %s: file shrank to %d bytes under us", c.path, end)
 	}
 	if _, err := f.Write(buf); err != nil {
-		// Leave no half record behind for this process's next append.
+		// Leave no half record behind for the next append.
 		_ = f.Truncate(end)
-		return fmt.Errorf("textcache: appending to %s: %w", c.path, err)
+		return 0, fmt.Errorf("textcache: appending to %s: %w", c.path, err)
 	}
 	if err := f.Sync(); err != nil {
-		return fmt.Errorf("textcache: appending to %s: %w", c.path, err)
+		return 0, fmt.Errorf("textcache: appending to %s: %w", c.path, err)
 	}
-	return nil
+	return end, nil
 }
 
 func equal(a, b []float32) bool {
@@ -342,7 +436,8 @@ func equal(a, b []float32) bool {
 	return len(a) == len(b)
 }
 
-// Close closes the file. Lookups still answer from memory; Add fails.
+// Close closes the cache's files. Afterwards Lookup reports every prompt
+// missing and Add fails.
 func (c *Cache) Close() error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -350,7 +445,13 @@ func (c *Cache) Close() error {
 		return nil
 	}
 	c.closed = true
-	return c.f.Close()
+	c.entries = map[string]location{}
+	var err error
+	for _, f := range c.files {
+		err = errors.Join(err, f.Close())
+	}
+	c.files, c.f = nil, nil
+	return err
 }
 
 // EncodeWithCache returns the embeddings of prompts, [len(prompts)][D], taking

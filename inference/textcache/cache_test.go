@@ -515,6 +515,55 @@ func TestConcurrentUse(t *testing.T) {
 	}
 }
 
+func TestAppendAfterAnotherProcessRebuilt(t *testing.T) {
+	dir := t.TempDir()
+	cdir := filepath.Join(dir, "cache")
+	model := writeModel(t, dir, "m.onnx", "model A")
+	ps := prompts("p", 6)
+	c1 := mustOpen(t, cdir, model, 4, nil)
+	for i := range ps {
+		if err := c1.Add(ps[i:i+1], vec(ps[i], 4)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Damage record 3 on disk; a second process opens the cache and rebuilds
+	// the file (by rename) from records 0-2.
+	b, err := os.ReadFile(c1.Path())
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := 8 + len(ps[0]) + 16
+	b[headerSize+3*rec+10] ^= 1
+	if err := os.WriteFile(c1.Path(), b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	log, l := newLog()
+	c2 := mustOpen(t, cdir, model, 4, l)
+	if c2.Len() != 3 || !strings.Contains(log.String(), "rebuilt") {
+		t.Fatalf("second process: %d prompts, log %s", c2.Len(), log)
+	}
+	// The first process still reads what it knew (its file stays open), and
+	// its next append goes to the new file, not the unlinked old one.
+	checkHits(t, c1, ps)
+	extra := []string{"added after the rebuild"}
+	if err := c1.Add(extra, vec(extra[0], 4)); err != nil {
+		t.Fatal(err)
+	}
+	checkHits(t, c1, append(ps, extra...))
+	c1.Close()
+	c2.Close()
+	c3 := mustOpen(t, cdir, model, 4, nil)
+	checkHits(t, c3, append(ps[:3:3], extra...))
+	if c3.Len() != 4 {
+		t.Fatalf("after both: %d prompts, want 4", c3.Len())
+	}
+	// A closed cache answers nothing and takes nothing.
+	c3.Close()
+	if missing := c3.Lookup(ps[:2], make([]float32, 8)); len(missing) != 2 {
+		t.Fatalf("closed cache: missing %v", missing)
+	}
+}
+
 func TestLookupPanicsOnWrongLength(t *testing.T) {
 	dir := t.TempDir()
 	c := mustOpen(t, filepath.Join(dir, "cache"), writeModel(t, dir, "m.onnx", "m"), 4, nil)
@@ -544,9 +593,6 @@ func FuzzReadFile(f *testing.F) {
 	f.Add(flipped)
 	f.Fuzz(func(t *testing.T, data []byte) {
 		c := readFile(bytes.NewReader(data), dim, model)
-		if len(c.prompts) != len(c.vecs) {
-			t.Fatalf("%d prompts, %d vectors", len(c.prompts), len(c.vecs))
-		}
 		if c.good > int64(len(data)) {
 			t.Fatalf("good offset %d past the end %d", c.good, len(data))
 		}
@@ -554,21 +600,24 @@ func FuzzReadFile(f *testing.F) {
 			t.Fatalf("kind %d with reason %q", c.kind, c.reason)
 		}
 		if c.kind == badHeader {
-			if len(c.prompts) != 0 || c.good != 0 {
-				t.Fatalf("bad header but %d records", len(c.prompts))
+			if len(c.recs) != 0 || c.good != 0 {
+				t.Fatalf("bad header but %d records", len(c.recs))
 			}
 			return
 		}
 		if c.kind == clean && c.good != int64(len(data)) {
 			t.Fatalf("clean file but good offset %d of %d", c.good, len(data))
 		}
-		// What was read re-serialises to exactly the good prefix.
+		// Every record's vector lies whole inside the good prefix, and what
+		// was read re-serialises to exactly that prefix.
 		re := appendHeader(nil, dim, model)
-		for i, v := range c.vecs {
-			if len(v) != dim {
-				t.Fatalf("vector %d has %d values, want %d", i, len(v), dim)
+		for i, r := range c.recs {
+			if r.off < headerSize || r.off+4*dim > c.good {
+				t.Fatalf("record %d: vector at %d..%d outside the good prefix %d", i, r.off, r.off+4*dim, c.good)
 			}
-			re = appendRecord(re, c.prompts[i], v)
+			v := make([]float32, dim)
+			decodeVector(v, data[r.off:r.off+4*dim])
+			re = appendRecord(re, r.prompt, v)
 		}
 		if !bytes.Equal(re, data[:c.good]) {
 			t.Fatal("records do not re-serialise to the good prefix")
@@ -625,4 +674,36 @@ func BenchmarkOpen80k(b *testing.B) {
 		}
 		c.Close()
 	}
+}
+
+// FuzzModelHashIndex feeds damaged model-hashes.json files to Open: it must
+// not fail, and must use the real hash unless the entry matches the file.
+func FuzzModelHashIndex(f *testing.F) {
+	f.Add([]byte(`{}`))
+	f.Add([]byte(`{"/x": {"size": 7, "mtime_ns": 1, "sha256": "zz"}}`))
+	f.Add([]byte(`{"/x": {"size": "7"}}`))
+	f.Add([]byte(`[1,2`))
+	f.Add([]byte{0xff, 0})
+	dir := f.TempDir()
+	model := writeModel(f, dir, "m.onnx", "model A")
+	c, err := Open(filepath.Join(dir, "ref"), model, 4, nil)
+	if err != nil {
+		f.Fatal(err)
+	}
+	want := c.ModelHash()
+	c.Close()
+	f.Fuzz(func(t *testing.T, index []byte) {
+		cdir := t.TempDir()
+		if err := os.WriteFile(filepath.Join(cdir, hashIndexName), index, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		c, err := Open(cdir, model, 4, nil)
+		if err != nil {
+			t.Fatalf("Open with index %q: %v", index, err)
+		}
+		defer c.Close()
+		if c.ModelHash() != want {
+			t.Fatalf("index %q gave hash %s, want %s", index, c.ModelHash(), want)
+		}
+	})
 }

@@ -72,21 +72,24 @@ const (
 	badHeader
 )
 
-// contents is what readFile recovered from a cache file.
-type contents struct {
-	prompts []string
-	vecs    [][]float32 // each of length dim
-	good    int64       // offset just past the last good record
-	kind    problemKind
-	reason  string // why kind != clean, for the log
+// record is one good record found by readFile.
+type record struct {
+	prompt string
+	off    int64 // offset of the record's first vector byte
 }
 
-// chunkVectors is how many vectors share one backing array while reading.
-const chunkVectors = 4096
+// contents is what readFile recovered from a cache file.
+type contents struct {
+	recs   []record
+	good   int64 // offset just past the last good record
+	kind   problemKind
+	reason string // why kind != clean, for the log
+}
 
-// readFile reads a cache file for dimension dim and model hash model. It never
-// fails: what it cannot use is described by kind and reason. Every returned
-// vector has exactly dim values.
+// readFile checks a cache file for dimension dim and model hash model and
+// indexes its good records. It never fails: what it cannot use is described
+// by kind and reason. Every record it returns has passed its CRC and holds
+// exactly dim values.
 func readFile(r io.Reader, dim int, model [32]byte) contents {
 	var c contents
 	br := bufio.NewReaderSize(r, 1<<20)
@@ -119,9 +122,8 @@ func readFile(r io.Reader, dim int, model [32]byte) contents {
 	var (
 		lenCRC [8]byte
 		body   []byte
-		chunk  []float32
 	)
-	bodyLen := func(n int) int { return n + 4*dim }
+	atEOF := func() bool { _, err := br.Peek(1); return errors.Is(err, io.EOF) }
 	for {
 		n, err := io.ReadFull(br, lenCRC[:])
 		if err == io.EOF {
@@ -137,12 +139,12 @@ func readFile(r io.Reader, dim int, model [32]byte) contents {
 			// A length this large was never written: the file is damaged
 			// here, whether or not anything follows.
 			c.kind, c.reason = corruptRecords, fmt.Sprintf("record at offset %d: prompt length %d exceeds %d", c.good, plen, maxPrompt)
-			if _, err := br.Peek(1); errors.Is(err, io.EOF) {
+			if atEOF() {
 				c.kind = tornTail
 			}
 			return c
 		}
-		size := bodyLen(int(plen))
+		size := int(plen) + 4*dim
 		if cap(body) < size {
 			body = make([]byte, size)
 		}
@@ -158,21 +160,19 @@ func readFile(r io.Reader, dim int, model [32]byte) contents {
 			// The last record failing its CRC is what an interrupted append
 			// leaves behind (the file grew, the data never landed).
 			c.kind = corruptRecords
-			if _, err := br.Peek(1); errors.Is(err, io.EOF) {
+			if atEOF() {
 				c.kind = tornTail
 			}
 			return c
 		}
-		if len(chunk) < dim {
-			chunk = make([]float32, dim*chunkVectors)
-		}
-		vec := chunk[:dim:dim]
-		chunk = chunk[dim:]
-		for i := range vec {
-			vec[i] = math.Float32frombits(binary.LittleEndian.Uint32(body[int(plen)+4*i:]))
-		}
-		c.prompts = append(c.prompts, string(body[:plen]))
-		c.vecs = append(c.vecs, vec)
+		c.recs = append(c.recs, record{prompt: string(body[:plen]), off: c.good + 8 + int64(plen)})
 		c.good += int64(8 + size)
+	}
+}
+
+// decodeVector decodes len(dst) little-endian float32 values from b.
+func decodeVector(dst []float32, b []byte) {
+	for i := range dst {
+		dst[i] = math.Float32frombits(binary.LittleEndian.Uint32(b[4*i:]))
 	}
 }
