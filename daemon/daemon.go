@@ -307,8 +307,18 @@ func Run(ctx context.Context, cfg *config.Config, o Options) (err error) {
 		o.Ready()
 	}
 
+	alive := time.NewTicker(time.Second)
+	defer alive.Stop()
 	for {
 		select {
+		case <-alive.C:
+			// The frame loops pet the watchdog as they score; when none is
+			// expected to score (cameras disabled, offline or finished),
+			// this loop does, so only a hung frame loop gets the service
+			// restarted.
+			if d.idle() {
+				notify.Alive()
+			}
 		case <-ctx.Done():
 			log.Info("autoclipd stopping")
 			notify.Stopping()
@@ -365,6 +375,20 @@ func (d *daemon) publishSetStatus(name string, st SetStatus) {
 	if st.State == "ok" {
 		d.publishDiscovery()
 	}
+}
+
+// idle reports whether no camera is expected to be scoring: each running
+// camera is offline, finished, or has no new frame for a second.
+func (d *daemon) idle() bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	for _, r := range d.cams {
+		st := r.cam.Stats()
+		if st.Online && time.Since(st.LastFrame) < time.Second {
+			return false
+		}
+	}
+	return true
 }
 
 // config returns the current config.

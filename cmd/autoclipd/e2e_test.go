@@ -5,8 +5,10 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/autoclipd/autoclipd/ops/opstest"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -255,5 +257,27 @@ func TestEndToEnd(t *testing.T) {
 	lateSet := mqtttest.Subscribe(t, broker, "test/e2e-1/labels/colours/status")
 	if m, err := lateSet.Next(5 * time.Second); err != nil || !m.Retained || !strings.Contains(string(m.Payload), `"state":"ok"`) {
 		t.Errorf("retained label set status: %v (%v), want retained ok", m, err)
+	}
+}
+
+// TestSystemdNotify runs the daemon as systemd would, with NOTIFY_SOCKET and
+// a watchdog: READY=1, WATCHDOG=1 and, after SIGTERM (the context), STOPPING=1
+// arrive in order.
+func TestSystemdNotify(t *testing.T) {
+	broker := mqtttest.StartMosquitto(t).Addr()
+	path := writeE2E(t, broker, "")
+	sock := opstest.ListenNotify(t)
+	t.Setenv("WATCHDOG_USEC", "2000000")
+	t.Setenv("WATCHDOG_PID", strconv.Itoa(os.Getpid()))
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var stderr syncBuffer
+	done := make(chan int, 1)
+	go func() { done <- run(ctx, []string{"run", "--config", path}, nil, &stderr, &stderr) }()
+	sock.ExpectInOrder(t, 60*time.Second, "READY=1", "WATCHDOG=1")
+	cancel()
+	sock.ExpectInOrder(t, 20*time.Second, "STOPPING=1")
+	if code := <-done; code != 0 {
+		t.Fatalf("exit %d:\n%s", code, stderr.String())
 	}
 }

@@ -10,11 +10,13 @@ import (
 	"os"
 	"os/signal"
 	"runtime"
+	"sort"
 	"strings"
 	"syscall"
 
 	"github.com/autoclipd/autoclipd/config"
 	"github.com/autoclipd/autoclipd/daemon"
+	"github.com/autoclipd/autoclipd/ops"
 )
 
 // Exit codes.
@@ -154,7 +156,46 @@ func cmdRun(ctx context.Context, args []string, stderr io.Writer) error {
 	}
 	log := newLogger(stderr, cfg.Log)
 	log.Info("autoclipd starting", "version", version, "config", cfg.Path)
-	return daemon.Run(ctx, cfg, daemon.Options{Log: log, Reload: watchHangup(ctx, cfg.Path, log)})
+
+	// systemd: READY/RELOADING/STOPPING/STATUS and a watchdog that pets
+	// only while the frame loops are alive. Without NOTIFY_SOCKET these do
+	// nothing.
+	n := ops.NewNotifier(log.With("component", "systemd"))
+	notify := &sdNotify{n: n}
+	if iv, err := ops.WatchdogInterval(); err != nil {
+		log.Warn("systemd watchdog", "err", err)
+	} else if iv > 0 {
+		notify.w = ops.NewWatchdog(n, iv)
+		wctx, stop := context.WithCancel(ctx)
+		defer stop()
+		go func() { _ = notify.w.Run(wctx) }()
+		log.Info("systemd watchdog on", "interval", iv)
+	}
+	reg := ops.NewRegistry()
+	metrics, err := ops.NewMetrics(reg)
+	if err != nil {
+		return err
+	}
+	return daemon.Run(ctx, cfg, daemon.Options{
+		Log: log, Notify: notify, Reload: watchHangup(ctx, cfg.Path, log),
+		Version: version, Metrics: metrics, Registry: reg,
+	})
+}
+
+// sdNotify adapts ops' systemd notifier and watchdog to daemon.Notifier.
+type sdNotify struct {
+	n *ops.Notifier
+	w *ops.Watchdog
+}
+
+func (s *sdNotify) Ready()          { _ = s.n.Ready() }
+func (s *sdNotify) Reloading()      { _ = s.n.Reloading() }
+func (s *sdNotify) Stopping()       { _ = s.n.Stopping() }
+func (s *sdNotify) Status(m string) { _ = s.n.Status(m) }
+func (s *sdNotify) Alive() {
+	if s.w != nil {
+		s.w.Alive()
+	}
 }
 
 // watchHangup re-reads the config file on every SIGHUP and delivers the
@@ -193,20 +234,30 @@ func cmdCheckConfig(args []string, stdout, stderr io.Writer) error {
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	cfg, err := loadConfig(*path)
+	if *path == "" {
+		return usageError{errors.New("--config FILE is required")}
+	}
+	if problems := config.Check(*path); len(problems) > 0 {
+		for _, p := range problems {
+			fmt.Fprintln(stdout, oneLine(p.Error()))
+		}
+		return fmt.Errorf("%s: %d problem(s)", *path, len(problems))
+	}
+	cfg, err := config.Load(*path)
 	if err != nil {
 		return err
 	}
-	seen := map[string]bool{}
-	for i, cam := range cfg.Cameras {
-		if seen[cam.Labels] {
-			continue
-		}
-		seen[cam.Labels] = true
-		set, err := config.LoadLabelSet(cfg.Labels.Dir, cam.Labels, cfg.Labels.Templates)
-		if err != nil {
-			return cfg.Errorf(fmt.Sprintf("cameras[%d].labels", i), "%v", err)
-		}
+	sets, errs := cfg.CheckLabels()
+	if len(errs) > 0 {
+		return errors.Join(errs...)
+	}
+	names := make([]string, 0, len(sets))
+	for n := range sets {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		set := sets[n]
 		fmt.Fprintf(stdout, "label set %s: %d classes x %d templates\n", set.Name, len(set.Classes), len(set.Templates))
 	}
 	fmt.Fprintf(stdout, "%s: ok (%d cameras)\n", cfg.Path, len(cfg.Cameras))
