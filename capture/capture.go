@@ -382,6 +382,7 @@ type worker struct {
 	ctx    context.Context
 	cancel context.CancelFunc
 	opened chan struct{} // closed once the source is open
+	online chan struct{} // closed once Run has marked the camera online
 	done   chan struct{} // closed when the worker has returned
 	busy   atomic.Int64  // when the blocking call began (ns since epoch + 1); 0 = none
 
@@ -418,7 +419,7 @@ func (c *Camera) startWorker(ctx context.Context) *worker {
 	gen := c.gen
 	c.mu.Unlock()
 	wctx, cancel := context.WithCancel(ctx)
-	w := &worker{gen: gen, ctx: wctx, cancel: cancel, opened: make(chan struct{}), done: make(chan struct{})}
+	w := &worker{gen: gen, ctx: wctx, cancel: cancel, opened: make(chan struct{}), online: make(chan struct{}), done: make(chan struct{})}
 	c.live.Add(1)
 	go c.work(w)
 	return w
@@ -449,6 +450,13 @@ func (c *Camera) work(w *worker) {
 		return
 	}
 	close(w.opened)
+	// No frame before the camera is reported online.
+	select {
+	case <-w.online:
+	case <-w.ctx.Done():
+		w.err = w.ctx.Err()
+		return
+	}
 	w.n, w.err = c.readLoop(w, r)
 }
 
@@ -500,6 +508,9 @@ func (c *Camera) watch(ctx context.Context, w *worker, t *time.Timer) watchResul
 		case <-opened:
 			opened = nil
 			c.setState(true, "source opened")
+			if !isClosed(w.online) {
+				close(w.online)
+			}
 		case <-tc:
 		}
 		t.Stop()

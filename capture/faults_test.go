@@ -3,6 +3,7 @@ package capture
 import (
 	"context"
 	"errors"
+	"fmt"
 	"runtime"
 	"strings"
 	"sync"
@@ -91,6 +92,7 @@ func TestStreamKilledAndRestarted(t *testing.T) {
 	cam := start(t, cfg, nil)
 	last := newFrameAfter(t, cam, 0, 5*time.Second)
 	last = newFrameAfter(t, cam, last, 5*time.Second)
+	running := runtime.NumGoroutine() // the camera and the server at work
 	for cycle := range 2 {
 		s.kill()
 		eventually(t, 5*time.Second, "offline after the kill", func() bool { return !cam.Stats().Online })
@@ -111,6 +113,7 @@ func TestStreamKilledAndRestarted(t *testing.T) {
 			t.Fatalf("cycle %d: stats %+v: want online, faults counted, nothing hung", cycle, st)
 		}
 		last = n
+		settleGoroutines(t, running, fmt.Sprintf("cycle %d", cycle))
 	}
 	if st := cam.Stats(); st.Faults < 2+2 {
 		t.Fatalf("stats %+v: want the read failures and failed opens counted as faults", st)

@@ -242,3 +242,29 @@ func TestSchemasReject(t *testing.T) {
 		}
 	}
 }
+
+// TestPayloadsGolden pins the exact bytes of every message of the sample
+// scenario (field order, number formatting, retained flags), so a change
+// subscribers would notice shows up as a diff of testdata/payloads.golden.
+func TestPayloadsGolden(t *testing.T) {
+	var got bytes.Buffer
+	for _, m := range sample(t) {
+		if m.Class == ClassDiscovery {
+			continue // discovery.golden
+		}
+		fmt.Fprintf(&got, "%s\n", m)
+	}
+	path := filepath.Join("testdata", "payloads.golden")
+	if *update {
+		if err := os.WriteFile(path, got.Bytes(), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run go test -update to create it)", err)
+	}
+	if !bytes.Equal(got.Bytes(), want) {
+		t.Errorf("%s differs:\n%s", path, got.Bytes())
+	}
+}

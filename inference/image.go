@@ -89,6 +89,9 @@ func NewImageEncoder(rt *Runtime, path string, o Options) (*ImageEncoder, error)
 	if !isFloatType(out.Type) {
 		return nil, fmt.Errorf("%s: output %s is %s, want float32 or float16", path, out.Name, typeName(out.Type))
 	}
+	if out.Type == ort.TensorElementDataTypeFloat16 && out.Shape[1] < 1 {
+		return nil, fmt.Errorf("%s: float16 output %s has a dynamic embedding size %v; want a fixed one", path, out.Name, out.Shape)
+	}
 	so, err := newSessionOptions(o)
 	if err != nil {
 		return nil, fmt.Errorf("%s: session options: %w", path, err)

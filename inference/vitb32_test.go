@@ -215,3 +215,28 @@ func BenchmarkTextEncodePadded77(b *testing.B) { benchmarkTextEncode(b, false) }
 
 // BenchmarkTextEncodeCut encodes batches cut to their longest prompt.
 func BenchmarkTextEncodeCut(b *testing.B) { benchmarkTextEncode(b, true) }
+
+// BenchmarkViTB32ImageEncode runs the full-size random image encoder on
+// one image per iteration, the cost preprocessing is measured against.
+func BenchmarkViTB32ImageEncode(b *testing.B) {
+	rt := openRuntime(b)
+	m, err := LoadModel(rt, fullModel(b), Options{}, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer m.Close()
+	in, err := m.Image.Input(1)
+	if err != nil {
+		b.Fatal(err)
+	}
+	for i := range in {
+		in[i] = float32(i%255)/128 - 1
+	}
+	b.ResetTimer()
+	for b.Loop() {
+		if _, err := m.Image.Run(1); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "images/s")
+}

@@ -104,7 +104,32 @@ type Publisher struct {
 	connects  atomic.Uint64
 	published atomic.Uint64
 	sent      atomic.Uint64
+
+	subMu    sync.Mutex
+	subs     map[string]subscription // by filter
+	inbox    chan inMsg              // received messages for the dispatcher
+	inDrops  atomic.Uint64
+	dispatch sync.WaitGroup
+	// stopDispatch ends the dispatcher (Close, after disconnecting).
+	stopDispatch chan struct{}
 }
+
+// Handler is called with each message received on a subscribed filter.
+type Handler func(topic string, payload []byte)
+
+type subscription struct {
+	qos byte
+	h   Handler
+}
+
+type inMsg struct {
+	h       Handler
+	topic   string
+	payload []byte
+}
+
+// inboxSize bounds the received messages waiting for their handlers.
+const inboxSize = 256
 
 // link is one MQTT connection; down is closed when it is lost.
 type link struct {
@@ -146,6 +171,12 @@ type Stats struct {
 	// QueueDepth is the number of messages queued now (the one in flight
 	// included), QueueMax the largest it has been.
 	QueueDepth, QueueMax int
+	// DiskErrors counts failed writes to Options.QueueDir (the messages
+	// stay queued in memory).
+	DiskErrors uint64
+	// ReceivedDropped counts received messages dropped because the
+	// Subscribe handlers fell behind.
+	ReceivedDropped uint64
 }
 
 // NumClasses is the number of message classes.
@@ -179,6 +210,9 @@ func New(ctx context.Context, o Options, log *slog.Logger) (*Publisher, error) {
 		quit:         make(chan struct{}),
 		changed:      make(chan struct{}),
 		firstAttempt: make(chan struct{}),
+		subs:         map[string]subscription{},
+		inbox:        make(chan inMsg, inboxSize),
+		stopDispatch: make(chan struct{}),
 	}
 	if strings.HasPrefix(broker, "tls://") {
 		if p.tlsConf, err = o.TLS.Config(); err != nil {
@@ -212,6 +246,8 @@ func New(ctx context.Context, o Options, log *slog.Logger) (*Publisher, error) {
 	}
 	p.client = mqtt.NewClient(co)
 	p.log.Debug("mqtt connecting", "options", o)
+	p.dispatch.Add(1)
+	go p.dispatchLoop()
 	p.wg.Add(2)
 	go p.connectLoop()
 	go p.sendLoop()
@@ -413,6 +449,7 @@ func (p *Publisher) connectLoop() {
 			}
 			p.log.Warn("mqtt status not published", "topic", p.status, "payload", StatusOnline, "err", online.Error())
 		}()
+		p.subscribeAll()
 		p.setCur(l)
 		p.firstAttemptOnce.Do(func() { close(p.firstAttempt) })
 		select {
@@ -464,6 +501,97 @@ func (p *Publisher) sendLoop() {
 			p.q.release()
 		case <-p.quit:
 			p.q.release()
+			return
+		}
+	}
+}
+
+// Subscribe calls h with every message received on filter (wildcards
+// allowed) at the given QoS, from now on and after every reconnection (the
+// session is clean, so the Publisher subscribes again on each connection;
+// retained messages are delivered again then). Handlers run one message at
+// a time, in arrival order, on a goroutine of the Publisher, not Paho's: a
+// slow handler delays the next messages, and past 256 waiting messages new
+// ones are dropped and logged. Subscribing again to the same filter
+// replaces its handler. The subscription is made at once if connected;
+// its acknowledgement is not waited for.
+func (p *Publisher) Subscribe(filter string, qos byte, h Handler) error {
+	if qos > 2 {
+		return fmt.Errorf("subscribe %s: qos %d: must be 0, 1 or 2", filter, qos)
+	}
+	if err := validateFilter(filter); err != nil {
+		return fmt.Errorf("subscribe: %w", err)
+	}
+	if h == nil {
+		return fmt.Errorf("subscribe %s: nil handler", filter)
+	}
+	if p.closed.Load() {
+		return fmt.Errorf("subscribe %s: %w", filter, ErrClosed)
+	}
+	p.subMu.Lock()
+	p.subs[filter] = subscription{qos: qos, h: h}
+	p.subMu.Unlock()
+	if p.Connected() {
+		p.subscribe(filter, qos, h)
+	}
+	return nil
+}
+
+// validateFilter checks an MQTT topic filter: not empty, valid UTF-8,
+// '#' only as the whole last level, '+' only as a whole level.
+func validateFilter(f string) error {
+	if f == "" {
+		return errors.New("empty topic filter")
+	}
+	if err := validateMQTTString(f); err != nil {
+		return fmt.Errorf("topic filter %w", err)
+	}
+	levels := strings.Split(f, "/")
+	for i, l := range levels {
+		if strings.Contains(l, "#") && (l != "#" || i != len(levels)-1) {
+			return fmt.Errorf("topic filter %q: '#' must be the whole last level", f)
+		}
+		if strings.Contains(l, "+") && l != "+" {
+			return fmt.Errorf("topic filter %q: '+' must be a whole level", f)
+		}
+	}
+	return nil
+}
+
+func (p *Publisher) subscribe(filter string, qos byte, h Handler) {
+	tok := p.client.Subscribe(filter, qos, func(_ mqtt.Client, m mqtt.Message) {
+		select {
+		case p.inbox <- inMsg{h: h, topic: m.Topic(), payload: m.Payload()}:
+		default:
+			if p.inDrops.Add(1) == 1 || p.inDrops.Load()%100 == 0 {
+				p.log.Warn("mqtt received message dropped: handlers too slow", "topic", m.Topic(), "dropped", p.inDrops.Load())
+			}
+		}
+	})
+	go func() {
+		if !tok.WaitTimeout(p.opts.WriteTimeout+p.opts.ConnectTimeout) || tok.Error() == nil {
+			return
+		}
+		p.log.Warn("mqtt subscribe failed", "filter", filter, "err", tok.Error())
+	}()
+}
+
+// subscribeAll subscribes every filter on a new connection.
+func (p *Publisher) subscribeAll() {
+	p.subMu.Lock()
+	defer p.subMu.Unlock()
+	for f, s := range p.subs {
+		p.subscribe(f, s.qos, s.h)
+	}
+}
+
+func (p *Publisher) dispatchLoop() {
+	defer p.dispatch.Done()
+	for {
+		select {
+		case m := <-p.inbox:
+			m.h(m.topic, m.payload)
+		case <-p.stopDispatch:
 			return
 		}
 	}
@@ -570,15 +698,17 @@ func (p *Publisher) Connected() bool {
 
 // Stats returns the publisher's counters.
 func (p *Publisher) Stats() Stats {
-	dropped, depth, maxDepth := p.q.counters()
+	dropped, depth, maxDepth, diskErrors := p.q.counters()
 	s := Stats{
-		Connected:      p.Connected(),
-		Connects:       p.connects.Load(),
-		Published:      p.published.Load(),
-		Sent:           p.sent.Load(),
-		DroppedByClass: dropped,
-		QueueDepth:     depth,
-		QueueMax:       maxDepth,
+		DiskErrors:      diskErrors,
+		ReceivedDropped: p.inDrops.Load(),
+		Connected:       p.Connected(),
+		Connects:        p.connects.Load(),
+		Published:       p.published.Load(),
+		Sent:            p.sent.Load(),
+		DroppedByClass:  dropped,
+		QueueDepth:      depth,
+		QueueMax:        maxDepth,
 	}
 	s.Reconnects = max(s.Connects, 1) - 1
 	for _, n := range dropped {
@@ -624,6 +754,8 @@ func (p *Publisher) Close(ctx context.Context) error {
 		p.client.Disconnect(0)
 		p.log.Info("mqtt closed while disconnected: the broker publishes the last will", "url", p.opts.URL)
 	}
+	close(p.stopDispatch)
+	p.dispatch.Wait()
 	if qerr := p.q.close(); qerr != nil {
 		err = errors.Join(err, qerr)
 	}

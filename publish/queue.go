@@ -265,11 +265,15 @@ func (q *queue) depth() int {
 	return q.n
 }
 
-// counters returns the dropped counts and the largest depth seen.
-func (q *queue) counters() (dropped [numClasses]uint64, depth, maxDepth int) {
+// counters returns the dropped counts, the depth, the largest depth seen
+// and the number of failed disk writes.
+func (q *queue) counters() (dropped [numClasses]uint64, depth, maxDepth int, diskErrors uint64) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	return q.dropped, q.n, q.maxDepth
+	if q.disk != nil {
+		diskErrors = q.disk.errors
+	}
+	return q.dropped, q.n, q.maxDepth, diskErrors
 }
 
 // close closes the disk log, if any.

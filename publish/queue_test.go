@@ -72,7 +72,7 @@ func TestQueueDropsLowestClassOldestFirst(t *testing.T) {
 			t.Fatalf("depth %d past the bound", d)
 		}
 	}
-	dropped, depth, maxDepth := q.counters()
+	dropped, depth, maxDepth, _ := q.counters()
 	if want := [numClasses]uint64{ClassClassification: 4, ClassDiscovery: 1, ClassState: 1, ClassStatus: 1, ClassEvent: 2}; dropped != want {
 		t.Errorf("dropped %v, want %v", dropped, want)
 	}
@@ -210,7 +210,7 @@ func TestDiskQueueSmallerBound(t *testing.T) {
 	if got := strings.Join(contents(q2), " "); got != "E1 E3 E5" {
 		t.Errorf("%q, want the events", got)
 	}
-	if d, _, _ := q2.counters(); d[ClassClassification] != 2 {
+	if d, _, _, _ := q2.counters(); d[ClassClassification] != 2 {
 		t.Errorf("dropped %v", d)
 	}
 }
