@@ -40,6 +40,8 @@ Usage:
                                          print CLIP token ids, one line per text (or stdin line)
   autoclipd preprocess --model DIR IMAGE --out T.npy
                                          write the [3,H,W] tensor the image encoder would see
+  autoclipd bench [--model DIR] [--video FILE] [--batch N] [--seconds S] [--json]
+                                         measure the bare encoder and the whole pipeline
   autoclipd version                      print the version
 
 Run 'autoclipd COMMAND -h' for a command's flags.
@@ -69,6 +71,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		err = cmdPreprocess(rest, stdout, stderr)
 	case "classify":
 		err = cmdClassify(ctx, rest, stdout, stderr)
+	case "bench":
+		err = cmdBench(ctx, rest, stdout, stderr)
 	case "version", "--version":
 		fmt.Fprintf(stdout, "autoclipd %s (%s, %s/%s)\n", version, runtime.Version(), runtime.GOOS, runtime.GOARCH)
 		return exitOK

@@ -1,0 +1,369 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/autoclipd/autoclipd/autoclip"
+	"github.com/autoclipd/autoclipd/capture"
+	"github.com/autoclipd/autoclipd/config"
+	"github.com/autoclipd/autoclipd/daemon"
+	"github.com/autoclipd/autoclipd/inference"
+	"github.com/autoclipd/autoclipd/inference/preprocess"
+	"github.com/autoclipd/autoclipd/modelgen"
+	"github.com/autoclipd/autoclipd/publish"
+)
+
+// benchClasses is the label set the pipeline scores against: ten everyday
+// camera classes with the default templates.
+var benchClasses = []string{"person", "car", "bicycle", "dog", "cat", "truck", "bird", "bus", "motorcycle", "empty street"}
+
+// stageStats is one stage's latency percentiles.
+type stageStats struct {
+	P50 float64 `json:"p50_ms"`
+	P99 float64 `json:"p99_ms"`
+}
+
+// benchReport is the output of `bench --json`.
+type benchReport struct {
+	Model       string                `json:"model"`
+	Provider    string                `json:"provider,omitempty"`
+	Batch       int                   `json:"batch"`
+	BareFPS     float64               `json:"bare_fps"`
+	PipelineFPS float64               `json:"pipeline_fps"`
+	Ratio       float64               `json:"ratio"`
+	Stages      map[string]stageStats `json:"stages"`
+	TextRate    float64               `json:"text_prompts_per_s"`
+	PeakRSS     int64                 `json:"peak_rss_bytes"`
+	Frames      int                   `json:"frames"`
+	// RSSStart and RSSEnd are the resident set after warm-up and at the
+	// end of the pipeline run (flatness over many frames).
+	RSSStart int64 `json:"rss_start_bytes"`
+	RSSEnd   int64 `json:"rss_end_bytes"`
+}
+
+// cmdBench measures the bare image encoder and the whole pipeline in one run.
+func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("bench", stderr)
+	modelDir := fs.String("model", "", "model `DIR` (default: the full-size random ViT-B/32, generated into the cache)")
+	video := fs.String("video", "", "video `FILE` to decode (default: a generated 1920x1080 video)")
+	batch := fs.Int("batch", 1, "image batch size")
+	seconds := fs.Float64("seconds", 20, "seconds for each of the bare and pipeline runs")
+	frames := fs.Int("frames", 0, "pipeline frames to score instead of --seconds (0: by time)")
+	threads := fs.Int("threads", 0, "ONNX Runtime intra-op threads (0: its default)")
+	providers := fs.String("providers", "", "execution providers, comma-separated (default: tensorrt,cuda,cpu)")
+	lib := fs.String("onnxruntime", "", "path of libonnxruntime.so (default: searched)")
+	cacheDir := fs.String("cache", "", "cache `DIR` for generated models and videos (default: the user cache)")
+	asJSON := fs.Bool("json", false, "print one JSON object")
+	verbose := fs.Bool("v", false, "log progress to standard error")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if *batch < 1 {
+		return usageError{fmt.Errorf("--batch must be >= 1, got %d", *batch)}
+	}
+	if !(*seconds > 0) {
+		return usageError{fmt.Errorf("--seconds must be > 0, got %v", *seconds)}
+	}
+	level := slog.LevelWarn
+	if *verbose {
+		level = slog.LevelInfo
+	}
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+
+	cache := *cacheDir
+	if cache == "" {
+		d, err := modelgen.DefaultCacheDir()
+		if err != nil {
+			return err
+		}
+		cache = filepath.Dir(d)
+	}
+	dir := *modelDir
+	if dir == "" {
+		log.Info("generating the full-size random ViT-B/32 model (first run only)", "cache", cache)
+		var err error
+		if dir, err = modelgen.EnsureViTB32(filepath.Join(cache, "models")); err != nil {
+			return err
+		}
+	}
+	src := *video
+	if src == "" {
+		var err error
+		if src, err = benchVideo(filepath.Join(cache, "videos")); err != nil {
+			return err
+		}
+	}
+
+	libPath, err := inference.FindLibrary(*lib)
+	if err != nil {
+		return err
+	}
+	rt, err := inference.Open(libPath)
+	if err != nil {
+		return err
+	}
+	defer rt.Close()
+	opts := inference.Options{Threads: *threads, MaxBatch: *batch}
+	if *providers != "" {
+		opts.Providers = strings.Split(*providers, ",")
+	}
+	opts.ProviderOptions.Log = log
+	model, err := inference.LoadModel(rt, dir, opts, log)
+	if err != nil {
+		return err
+	}
+	defer model.Close()
+	rep := benchReport{Model: dir, Batch: *batch, Stages: map[string]stageStats{}}
+
+	// Text: the label set's prompts, encoded once and timed.
+	set := &config.LabelSet{Name: "bench", Path: "bench"}
+	set.Templates, _ = config.TemplateSet(config.DefaultTemplates)
+	for _, c := range benchClasses {
+		set.Classes = append(set.Classes, config.Class{Name: c})
+	}
+	t0 := time.Now()
+	ls, err := daemon.EncodeLabelSet(set, model.Text, nil, autoclip.DefaultOptions())
+	if err != nil {
+		return err
+	}
+	rep.TextRate = float64(ls.Encoded) / time.Since(t0).Seconds()
+
+	// Bare encoder: the session alone on the same input, same batch.
+	in, err := model.Image.Input(*batch)
+	if err != nil {
+		return err
+	}
+	for i := range in {
+		in[i] = float32(math.Sin(float64(i)))
+	}
+	if _, err := model.Image.Run(*batch); err != nil { // warm-up
+		return err
+	}
+	n, start := 0, time.Now()
+	dur := time.Duration(*seconds * float64(time.Second))
+	for time.Since(start) < dur && ctx.Err() == nil {
+		if _, err := model.Image.Run(*batch); err != nil {
+			return err
+		}
+		n += *batch
+	}
+	rep.BareFPS = float64(n) / time.Since(start).Seconds()
+
+	if err := benchPipeline(ctx, &rep, model, ls, src, *batch, dur, *frames, log); err != nil {
+		return err
+	}
+	if rep.BareFPS > 0 {
+		rep.Ratio = rep.PipelineFPS / rep.BareFPS
+	}
+	rep.PeakRSS = procStatus("VmHWM")
+	if *asJSON {
+		return json.NewEncoder(stdout).Encode(rep)
+	}
+	w := bufio.NewWriter(stdout)
+	fmt.Fprintf(w, "model            %s\n", rep.Model)
+	fmt.Fprintf(w, "batch            %d\n", rep.Batch)
+	fmt.Fprintf(w, "bare encoder     %.2f frames/s\n", rep.BareFPS)
+	fmt.Fprintf(w, "pipeline         %.2f frames/s (%d frames)\n", rep.PipelineFPS, rep.Frames)
+	fmt.Fprintf(w, "ratio            %.3f\n", rep.Ratio)
+	for _, s := range []string{"capture", "preprocess", "encode", "score", "publish"} {
+		st := rep.Stages[s]
+		fmt.Fprintf(w, "  %-11s    p50 %8.3f ms   p99 %8.3f ms\n", s, st.P50, st.P99)
+	}
+	fmt.Fprintf(w, "text encoder     %.1f prompts/s\n", rep.TextRate)
+	fmt.Fprintf(w, "peak RSS         %.1f MiB (after warm-up %.1f MiB, at the end %.1f MiB)\n",
+		float64(rep.PeakRSS)/(1<<20), float64(rep.RSSStart)/(1<<20), float64(rep.RSSEnd)/(1<<20))
+	return w.Flush()
+}
+
+// benchPipeline runs decode -> preprocess -> encode -> AutoCLIP -> publish
+// (to an in-process broker) on src for dur or until frames are scored, and
+// fills the pipeline figures of rep.
+func benchPipeline(ctx context.Context, rep *benchReport, model *inference.Model, ls *daemon.LabelSet, src string, batch int, dur time.Duration, frames int, log *slog.Logger) error {
+	broker, err := publish.StartBroker("127.0.0.1:0", log)
+	if err != nil {
+		return err
+	}
+	defer broker.Close()
+	pub, err := publish.New(ctx, publish.Options{URL: broker.URL(), TopicPrefix: "bench", Device: "bench"}, log)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = pub.Close(sctx)
+	}()
+
+	// One camera per batch slot, all reading the same video, as several
+	// cameras would.
+	cctx, stop := context.WithCancel(ctx)
+	defer stop()
+	cams := make([]*capture.Camera, batch)
+	for i := range cams {
+		cam, err := capture.New(capture.Config{Name: fmt.Sprintf("bench%d", i), Source: src, Loop: true}, log)
+		if err != nil {
+			return err
+		}
+		cams[i] = cam
+		go func() { _ = cam.Run(cctx) }()
+	}
+	b := daemon.NewBatcher(model.Image, 5*time.Millisecond, batch, nil)
+	go func() { _ = b.Run(cctx) }()
+
+	type sample struct{ capture, preprocess, encode, score, publish time.Duration }
+	results := make(chan []sample, batch)
+	var warm = make(chan struct{})
+	target := frames / batch
+	for i, cam := range cams {
+		unreg := b.Register()
+		pre, err := preprocess.New(model.Preprocess)
+		if err != nil {
+			return err
+		}
+		go func() {
+			defer unreg()
+			emb := make([]float32, model.Image.Dim())
+			ws := ls.Classifier.NewWorkspace(1)
+			var top []int
+			var out []sample
+			defer func() { results <- out }()
+			for n := 0; ; n++ {
+				t0 := time.Now()
+				f, err := cam.Next(cctx)
+				if err != nil {
+					return
+				}
+				t1 := time.Now()
+				st, err := b.Embed(cctx, pre, f, emb)
+				seq, when := f.Seq, f.Time
+				f.Release()
+				if err != nil {
+					return
+				}
+				t2 := time.Now()
+				res, err := ls.Classifier.Classify(ws, emb, 1)
+				if err != nil {
+					return
+				}
+				t3 := time.Now()
+				msg := publish.Classification{Camera: cam.Name(), Frame: seq, Time: when, LabelSet: "bench", Method: "autoclip"}
+				msg.Labels, top = ls.Labels(res[0], 5, top)
+				_ = pub.PublishClassification(msg)
+				t4 := time.Now()
+				if n < 3 { // warm-up frames are not counted
+					if n == 2 && i == 0 {
+						close(warm)
+					}
+					continue
+				}
+				out = append(out, sample{t1.Sub(t0), st.Preprocess, st.Encode, t3.Sub(t2), t4.Sub(t3)})
+				if target > 0 && len(out) >= target {
+					return
+				}
+			}
+		}()
+	}
+	select {
+	case <-warm:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	rep.RSSStart = procStatus("VmRSS")
+	begin := time.Now()
+	if frames <= 0 {
+		select {
+		case <-time.After(dur):
+		case <-ctx.Done():
+		}
+		stop()
+	}
+	var all []sample
+	for range cams {
+		all = append(all, <-results...)
+	}
+	elapsed := time.Since(begin)
+	stop()
+	rep.RSSEnd = procStatus("VmRSS")
+	rep.Frames = len(all)
+	if len(all) == 0 {
+		return errors.New("bench: no frame went through the pipeline")
+	}
+	rep.PipelineFPS = float64(len(all)) / elapsed.Seconds()
+	pick := func(f func(sample) time.Duration) stageStats {
+		v := make([]float64, len(all))
+		for i, s := range all {
+			v[i] = float64(f(s)) / float64(time.Millisecond)
+		}
+		slices.Sort(v)
+		q := func(p float64) float64 { return v[min(len(v)-1, int(p*float64(len(v))))] }
+		return stageStats{P50: q(0.50), P99: q(0.99)}
+	}
+	rep.Stages["capture"] = pick(func(s sample) time.Duration { return s.capture })
+	rep.Stages["preprocess"] = pick(func(s sample) time.Duration { return s.preprocess })
+	rep.Stages["encode"] = pick(func(s sample) time.Duration { return s.encode })
+	rep.Stages["score"] = pick(func(s sample) time.Duration { return s.score })
+	rep.Stages["publish"] = pick(func(s sample) time.Duration { return s.publish })
+	return nil
+}
+
+// benchVideo returns a generated 1920x1080 video in dir, writing it the
+// first time: 60 frames at 10 fps of moving gradients (not solid colours,
+// so decoding and resizing do real work).
+func benchVideo(dir string) (string, error) {
+	path := filepath.Join(dir, "bench-1920x1080-10fps.avi")
+	if st, err := os.Stat(path); err == nil && st.Size() > 0 {
+		return path, nil
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return "", err
+	}
+	tmp := path + ".tmp" + strconv.Itoa(os.Getpid()) + ".avi"
+	const w, h = 1920, 1080
+	err := capture.WriteVideo(tmp, w, h, 10, 60, func(i int, bgr []byte) {
+		for y := 0; y < h; y++ {
+			for x := 0; x < w; x++ {
+				p := 3 * (y*w + x)
+				bgr[p] = byte(x/8 + i*4)
+				bgr[p+1] = byte(y/4 + i*2)
+				bgr[p+2] = byte((x + y) / 16)
+			}
+		}
+	})
+	if err != nil {
+		os.Remove(tmp)
+		return "", err
+	}
+	return path, os.Rename(tmp, path)
+}
+
+// procStatus reads a memory figure (VmRSS, VmHWM) of this process in bytes
+// from /proc/self/status; 0 where there is no /proc.
+func procStatus(key string) int64 {
+	data, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		if v, ok := strings.CutPrefix(line, key+":"); ok {
+			f := strings.Fields(v)
+			if len(f) >= 1 {
+				kb, _ := strconv.ParseInt(f[0], 10, 64)
+				return kb << 10
+			}
+		}
+	}
+	return 0
+}
