@@ -74,7 +74,7 @@ func cmdClassify(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		return err
 	}
 	defer rt.Close()
-	model, err := inference.LoadModel(rt, cfg.Model.Dir, inference.Options{Threads: cfg.Model.Threads}, log)
+	model, err := inference.LoadModel(rt, cfg.Model.Dir, daemon.ModelOptions(cfg, 1, log), log)
 	if err != nil {
 		return err
 	}
@@ -83,7 +83,11 @@ func cmdClassify(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	if err != nil {
 		return err
 	}
-	ls, err := daemon.EncodeLabelSet(set, model.Text, nil, cfg.AutoCLIP.Options())
+	tc := daemon.OpenTextCache(cfg, model, log)
+	if tc != nil {
+		defer tc.Close()
+	}
+	ls, err := daemon.EncodeLabelSet(set, model.Text, tc, cfg.AutoCLIP.Options())
 	if err != nil {
 		return err
 	}
