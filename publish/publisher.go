@@ -718,8 +718,9 @@ func (p *Publisher) Stats() Stats {
 }
 
 // Close stops accepting messages, sends what is queued until ctx is done
-// (or for at most 5 s if ctx has no deadline), keeping a little of the
-// time for the status: it then publishes the retained status "offline",
+// (or for at most 5 s if ctx has no deadline; not at all while
+// disconnected with Options.QueueDir, where the messages wait on disk),
+// keeping a little of the time for the status: it then publishes the retained status "offline",
 // waits for the broker to acknowledge it (until ctx is done, at most 2 x
 // Options.WriteTimeout) and disconnects cleanly. If the acknowledgement
 // does not come in time, it drops the connection without a DISCONNECT
@@ -740,6 +741,9 @@ func (p *Publisher) Close(ctx context.Context) error {
 	// Keep a quarter of the time, at most one write timeout, for "offline".
 	flushBy := deadline.Add(-min(p.opts.WriteTimeout, time.Until(deadline)/4))
 	for p.q.depth() > 0 && ctx.Err() == nil && time.Now().Before(flushBy) {
+		if p.opts.QueueDir != "" && !p.Connected() {
+			break // safe on disk: no need to wait for the broker
+		}
 		time.Sleep(5 * time.Millisecond)
 	}
 	left := p.q.depth()
@@ -754,6 +758,7 @@ func (p *Publisher) Close(ctx context.Context) error {
 		p.client.Disconnect(0)
 		p.log.Info("mqtt closed while disconnected: the broker publishes the last will", "url", p.opts.URL)
 	}
+	p.setCur(nil)
 	close(p.stopDispatch)
 	p.dispatch.Wait()
 	if qerr := p.q.close(); qerr != nil {
