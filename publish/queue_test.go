@@ -425,3 +425,28 @@ func TestDiskQueueOnePublisherPerDir(t *testing.T) {
 	q2, _ := openTestQueue(t, dir, 10)
 	_ = q2.close()
 }
+
+// TestDiskQueueWriteFailure: when the disk refuses writes, messages stay
+// queued in memory, the failures are counted and logged once.
+func TestDiskQueueWriteFailure(t *testing.T) {
+	dir := t.TempDir()
+	q, lb := openTestQueue(t, dir, 10)
+	push(q, "E1")
+	q.mu.Lock()
+	_ = q.disk.f.Close() // every later write fails
+	q.mu.Unlock()
+	push(q, "E2")
+	push(q, "S3")
+	if got := strings.Join(contents(q), " "); got != "E1 E2 S3" {
+		t.Fatalf("queued %q", got)
+	}
+	if _, _, _, errs := q.counters(); errs != 2 {
+		t.Errorf("disk errors %d, want 2", errs)
+	}
+	if n := strings.Count(lb.String(), "mqtt queue: write failed"); n != 1 {
+		t.Errorf("%d error lines, want 1:\n%s", n, lb)
+	}
+	if got := strings.Join(drain(q), " "); got != "E1 E2 S3" {
+		t.Errorf("sent %q", got)
+	}
+}
