@@ -629,11 +629,19 @@ func isClosed(ch <-chan struct{}) bool {
 	}
 }
 
-// fault counts and logs a failure and marks the camera offline.
+// fault counts and logs a failure and marks the camera offline. A frame
+// of a live source still waiting to be taken is discarded (counted as
+// skipped): after a fault it is stale. Folder images wait.
 func (c *Camera) fault(msg string, err error, retryIn time.Duration) {
+	var stale *Frame
 	c.mu.Lock()
 	c.stats.Faults++
+	if !c.src.queue() && c.latest != nil {
+		stale, c.latest = c.latest, nil
+		c.stats.Skipped++
+	}
 	c.mu.Unlock()
+	stale.Release()
 	c.setState(false, msg+": "+err.Error())
 	c.log.Warn(msg, "source", c.src, "err", err, "retry_in", retryIn)
 }

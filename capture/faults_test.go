@@ -162,8 +162,9 @@ func TestStreamStall(t *testing.T) {
 		sample()
 		time.Sleep(10 * time.Millisecond)
 	}
+	sent := s.sent.Load() // frames numbered above come after the stall
 	s.mode.Store(modeFrames)
-	last = newFrameAfter(t, cam, last, 5*time.Second)
+	newFrameAfter(t, cam, max(sent, last), 5*time.Second)
 	eventually(t, 5*time.Second, "the abandoned read returns", func() bool { sample(); return cam.Stats().Hung == 0 })
 	if maxLive > 2 || maxHung > 1 {
 		t.Fatalf("up to %d worker goroutines and %d abandoned reads at once, want <= 2 and <= 1", maxLive, maxHung)
@@ -178,7 +179,7 @@ func TestStreamStall(t *testing.T) {
 		sample()
 		time.Sleep(10 * time.Millisecond)
 	}
-	sent := s.sent.Load()
+	sent = s.sent.Load()
 	s.kill()
 	s.mode.Store(modeFrames)
 	eventually(t, 5*time.Second, "hung reads return once the connections close", func() bool { sample(); return cam.Stats().Hung == 0 })
@@ -212,8 +213,9 @@ func TestStreamGarbage(t *testing.T) {
 		st := cam.Stats()
 		return st.Dropped+st.Faults > 0
 	})
+	sent := max(s.sent.Load(), last) // frames numbered above came after the garbage
 	s.mode.Store(modeFrames)
-	n := newFrameAfter(t, cam, last, 5*time.Second)
+	n := newFrameAfter(t, cam, sent, 5*time.Second)
 	st := cam.Stats()
 	if !st.Online {
 		t.Fatalf("stats %+v: want online after the garbage", st)
@@ -245,4 +247,20 @@ func TestStopAbandonsHungOpen(t *testing.T) {
 	}
 	s.kill()
 	eventually(t, 5*time.Second, "the abandoned open returns", func() bool { return cam.Stats().Hung == 0 && cam.live.Load() == 0 })
+}
+
+func TestFaultDiscardsStaleFrame(t *testing.T) {
+	t.Parallel()
+	s := newSeqServer(t, 30)
+	cam := start(t, Config{Name: "stale", Source: s.URL(), ReconnectMin: time.Second, ReconnectMax: time.Second}, nil)
+	newFrameAfter(t, cam, 0, 5*time.Second)
+	eventually(t, 3*time.Second, "a frame waiting", func() bool { _, ok := cam.ReadyAt(); return ok })
+	s.kill()
+	eventually(t, 5*time.Second, "the fault", func() bool { return cam.Stats().Faults > 0 })
+	if f, err := cam.next(t, 200*time.Millisecond); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Next after the fault: frame %v, %v; want no frame from before the fault", f != nil, err)
+	}
+	if st := cam.Stats(); st.Read != st.Delivered+st.Skipped {
+		t.Fatalf("stats %+v: the discarded frame should count as skipped", st)
+	}
 }
