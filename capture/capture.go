@@ -1,17 +1,24 @@
 // Package capture reads camera frames through GoCV (OpenCV): video files,
 // image folders, V4L2 devices and RTSP/HTTP(S) streams.
 //
-// Each Camera has one reader goroutine (Run) that reads its source
-// continuously and keeps only the newest frame; the consumer takes frames with
-// Next, at most Config.FPS per second. A frame that is replaced before it is
-// taken is counted as skipped, never queued. Image folders are the exception:
-// their files are a queue, each delivered once, in name order.
+// Each Camera has one Run goroutine that supervises a worker goroutine; the
+// worker opens the source and reads it continuously, keeping only the newest
+// frame. The consumer takes frames with Next (or TryNext, with Ready and
+// WaitAny to batch several cameras), at most Config.FPS per second. A frame
+// that is replaced before it is taken is counted as skipped, never queued.
+// Image folders are the exception: their files are a queue, each delivered
+// once, in name order.
 //
 // Open failures and read errors reconnect with jittered exponential backoff;
-// a camera never stops the daemon. Every gocv.Mat is closed deterministically:
-// a capture owns one reusable read Mat (and one conversion Mat), both closed
-// when the capture closes, and frame pixels are copied into pooled Go memory
-// owned by the Frame.
+// a camera never stops the daemon. An open or read of a file, device or
+// stream that blocks for Config.StallTimeout is a stall: the worker is
+// abandoned (it closes its capture when OpenCV finally returns) and the
+// source is reopened on a fresh worker; at most one abandoned worker per
+// camera exists. Every gocv.Mat is closed deterministically: a worker's
+// capture owns one reusable read Mat and two scratch Mats (colour
+// conversion, rotation), closed when the capture closes; frame pixels,
+// cropped to Config.ROI and rotated by Config.Rotate, are copied into pooled
+// Go memory owned by the Frame.
 package capture
 
 import (
@@ -22,6 +29,7 @@ import (
 	"log/slog"
 	"math"
 	"math/rand/v2"
+	"reflect"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -966,4 +974,55 @@ func (e *badFrameError) Error() string { return e.what }
 
 func badFrame(format string, args ...any) error {
 	return &badFrameError{what: strings.ReplaceAll(fmt.Sprintf(format, args...), "\n", " ")}
+}
+
+// WaitAny blocks until at least one of cams has a frame that TryNext hands
+// out now (FPS limits included), and returns nil. It returns an error
+// wrapping ErrStopped once every camera's Run has returned with no frame
+// left, and ctx.Err() when ctx is done first. It consumes the cameras' Ready
+// signals, so one goroutine should gather frames (with TryNext) from the
+// cameras it waits on: the multi-camera batching loop is
+//
+//	for capture.WaitAny(ctx, cams) == nil {
+//		sleep(batchWindow)            // let frames of other cameras arrive
+//		for _, c := range cams { if f := c.TryNext(); f != nil { batch = append(batch, f) } }
+//		score(batch)
+//	}
+func WaitAny(ctx context.Context, cams []*Camera) error {
+	cases := make([]reflect.SelectCase, 0, len(cams)+2)
+	cases = append(cases, reflect.SelectCase{Dir: reflect.SelectRecv, Chan: reflect.ValueOf(ctx.Done())})
+	for _, c := range cams {
+		cases = append(cases, reflect.SelectCase{Dir: reflect.SelectRecv, Chan: reflect.ValueOf(c.ready)})
+	}
+	t := time.NewTimer(time.Hour)
+	defer t.Stop()
+	cases = append(cases, reflect.SelectCase{Dir: reflect.SelectRecv, Chan: reflect.ValueOf(t.C)})
+	for {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		now := time.Now()
+		var soonest time.Time
+		stopped := 0
+		for _, c := range cams {
+			at, ok := c.ReadyAt()
+			if ok && !at.After(now) {
+				return nil
+			}
+			if ok && (soonest.IsZero() || at.Before(soonest)) {
+				soonest = at
+			}
+			if !ok && isClosed(c.done) {
+				stopped++
+			}
+		}
+		if stopped == len(cams) {
+			return fmt.Errorf("capture: all %d cameras: %w", len(cams), ErrStopped)
+		}
+		t.Stop()
+		if !soonest.IsZero() {
+			t.Reset(soonest.Sub(now))
+		}
+		reflect.Select(cases)
+	}
 }
