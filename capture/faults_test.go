@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"runtime"
 	"strings"
 	"sync"
@@ -262,5 +264,37 @@ func TestFaultDiscardsStaleFrame(t *testing.T) {
 	}
 	if st := cam.Stats(); st.Read != st.Delivered+st.Skipped {
 		t.Fatalf("stats %+v: the discarded frame should count as skipped", st)
+	}
+}
+
+func TestStallWatchdogIgnoresIdleWaits(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	// A 4 fps video paces its reads 250 ms apart, and a slow consumer keeps
+	// a folder's reader waiting: neither is a blocked read.
+	video := writeColours(t, dir, "slow.avi", 4, []ColourSegment{{red, 2}})
+	folder := filepath.Join(dir, "imgs")
+	if err := os.Mkdir(folder, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	writeSolidImage(t, folder, "a.png", red)
+	writeSolidImage(t, folder, "b.png", green)
+	stall := MinStallTimeout
+	cams := []*running{
+		start(t, Config{Name: "paced", Source: video, Loop: true, StallTimeout: stall}, nil),
+		start(t, Config{Name: "folder", Source: folder, PollInterval: 20 * time.Millisecond, StallTimeout: stall}, nil),
+	}
+	for _, c := range cams {
+		c.mustNext(t, 3*time.Second).Release()
+	}
+	time.Sleep(5 * stall) // the folder's second image waits, then it polls an idle folder
+	for _, c := range cams {
+		c.mustNext(t, 3*time.Second).Release()
+	}
+	time.Sleep(5 * stall)
+	for _, c := range cams {
+		if st := c.Stats(); st.Stalls != 0 || st.Faults != 0 || !st.Online {
+			t.Fatalf("camera %s: stats %+v: want no stalls or faults", c.Name(), st)
+		}
 	}
 }
