@@ -577,10 +577,20 @@ func (c *Camera) Run(ctx context.Context) error {
 		}
 		cur = c.startWorker(ctx)
 		res := c.watch(ctx, cur, w.t)
+		stallErr := fmt.Errorf("no frame for %v", c.cfg.StallTimeout)
+		counted := false
 		for res == workerStalled && hung != nil && !isClosed(hung.done) {
-			// At most one abandoned worker: wait for the previous one to
-			// return, then look again at the current one.
-			c.log.Warn("stalled while an abandoned read still blocks: waiting for it", "source", c.src)
+			// At most one abandoned worker: count the stall now, wait for
+			// the previous worker to return, then look at this one again
+			// (it may have recovered meanwhile).
+			if !counted {
+				counted = true
+				c.mu.Lock()
+				c.stats.Stalls++
+				c.mu.Unlock()
+				c.markFault("stalled: " + stallErr.Error())
+				c.log.Warn("stalled while an abandoned read still blocks: waiting for it before reopening", "source", c.src, "err", stallErr)
+			}
 			select {
 			case <-hung.done:
 			case <-cur.done:
@@ -595,11 +605,15 @@ func (c *Camera) Run(ctx context.Context) error {
 		case workerStalled:
 			c.abandon(cur)
 			hung, cur = cur, nil
+			wait = bo.next(rand.Float64())
+			if counted {
+				c.log.Warn("reopening after the stall", "source", c.src, "retry_in", wait)
+				continue
+			}
 			c.mu.Lock()
 			c.stats.Stalls++
 			c.mu.Unlock()
-			wait = bo.next(rand.Float64())
-			c.fault("stalled", fmt.Errorf("no frame for %v", c.cfg.StallTimeout), wait)
+			c.fault("stalled", stallErr, wait)
 			continue
 		}
 		n, err := cur.n, cur.err
@@ -641,6 +655,13 @@ func isClosed(ch <-chan struct{}) bool {
 // of a live source still waiting to be taken is discarded (counted as
 // skipped): after a fault it is stale. Folder images wait.
 func (c *Camera) fault(msg string, err error, retryIn time.Duration) {
+	c.markFault(msg + ": " + err.Error())
+	c.log.Warn(msg, "source", c.src, "err", err, "retry_in", retryIn)
+}
+
+// markFault counts a fault, discards a stale frame and marks the camera
+// offline for reason.
+func (c *Camera) markFault(reason string) {
 	var stale *Frame
 	c.mu.Lock()
 	c.stats.Faults++
@@ -650,8 +671,7 @@ func (c *Camera) fault(msg string, err error, retryIn time.Duration) {
 	}
 	c.mu.Unlock()
 	stale.Release()
-	c.setState(false, msg+": "+err.Error())
-	c.log.Warn(msg, "source", c.src, "err", err, "retry_in", retryIn)
+	c.setState(false, reason)
 }
 
 // setState records the camera state; on a change it logs and calls OnState.
