@@ -4,7 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -12,6 +14,28 @@ import (
 
 	"github.com/autoclipd/autoclipd/internal/mqtttest"
 )
+
+// recorder is an Observer that counts what it is told.
+type recorder struct {
+	mu         sync.Mutex
+	states     []bool
+	reconnects int
+	published  map[string]int
+	dropped    map[string]int
+}
+
+func newRecorder() *recorder {
+	return &recorder{published: map[string]int{}, dropped: map[string]int{}}
+}
+
+func (r *recorder) SetMQTTConnected(c bool) {
+	r.mu.Lock()
+	r.states = append(r.states, c)
+	r.mu.Unlock()
+}
+func (r *recorder) MQTTReconnect()         { r.mu.Lock(); r.reconnects++; r.mu.Unlock() }
+func (r *recorder) MQTTPublished(c string) { r.mu.Lock(); r.published[c]++; r.mu.Unlock() }
+func (r *recorder) MQTTDropped(c string)   { r.mu.Lock(); r.dropped[c]++; r.mu.Unlock() }
 
 // outage is how long the outage tests keep the broker down (the issue's
 // daemon-level test uses 30 s).
@@ -130,6 +154,8 @@ func TestOutageNothingLost(t *testing.T) {
 	proxy := mqtttest.NewProxy(t, m.Addr())
 	o := testOptions(proxy.URL(), "outage-1")
 	o.Queue = 150
+	rec := newRecorder()
+	o.Observer = rec
 	p := newPublisher(t, o)
 	waitConnected(t, p, wait)
 	sub := mqtttest.Subscribe(t, m.Addr(), "test/autoclipd/outage-1/#")
@@ -162,6 +188,15 @@ func TestOutageNothingLost(t *testing.T) {
 	if s.Reconnects < 1 {
 		t.Errorf("reconnects %d", s.Reconnects)
 	}
+	rec.mu.Lock()
+	if rec.reconnects != int(s.Reconnects) || rec.dropped["classification"] != int(s.Dropped) || len(rec.dropped) != 1 ||
+		rec.published["event"]+rec.published["classification"] != int(s.Sent) || rec.published["event"] < tk.seq {
+		t.Errorf("observer: reconnects %d, dropped %v, published %v; stats %+v", rec.reconnects, rec.dropped, rec.published, s)
+	}
+	if want := []bool{true, false, true}; len(rec.states) < 3 || !slices.Equal(rec.states[:3], want) || !rec.states[len(rec.states)-1] {
+		t.Errorf("observer connection states %v", rec.states)
+	}
+	rec.mu.Unlock()
 	// The classifications that arrived: the oldest of the outage were
 	// dropped, so frames are increasing and the latest are all there.
 	var frames []int

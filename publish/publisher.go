@@ -81,6 +81,7 @@ var ErrClosed = errors.New("publisher closed")
 type Publisher struct {
 	opts    Options
 	log     *slog.Logger
+	obs     Observer
 	client  mqtt.Client
 	q       *queue
 	tlsConf *tls.Config
@@ -203,9 +204,13 @@ func New(ctx context.Context, o Options, log *slog.Logger) (*Publisher, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
+	if o.Observer == nil {
+		o.Observer = nopObserver{}
+	}
 	p := &Publisher{
 		opts:         o,
 		log:          log,
+		obs:          o.Observer,
 		status:       o.TopicPrefix + "/" + o.Device + "/status",
 		quit:         make(chan struct{}),
 		changed:      make(chan struct{}),
@@ -219,7 +224,7 @@ func New(ctx context.Context, o Options, log *slog.Logger) (*Publisher, error) {
 			return nil, err
 		}
 	}
-	if p.q, err = openQueue(o.Queue, o.QueueDir, log); err != nil {
+	if p.q, err = openQueue(o.Queue, o.QueueBytes, o.QueueDir, log, func(c Class) { p.obs.MQTTDropped(c.String()) }); err != nil {
 		return nil, err
 	}
 
@@ -369,7 +374,31 @@ func (p *Publisher) setCur(l *link) {
 	close(p.changed)
 	p.changed = make(chan struct{})
 	p.mu.Unlock()
+	p.obs.SetMQTTConnected(l != nil)
 }
+
+// Observer receives a Publisher's events as they happen, for metrics.
+// Its methods are called from the Publisher's goroutines (MQTTDropped
+// from Publish's) and must not block. *ops.Metrics implements it.
+type Observer interface {
+	// SetMQTTConnected says whether the connection is up now.
+	SetMQTTConnected(connected bool)
+	// MQTTReconnect counts a connection after the first one.
+	MQTTReconnect()
+	// MQTTPublished counts a message of the class (Class.String) that the
+	// broker acknowledged (or, for QoS 0, that was written).
+	MQTTPublished(class string)
+	// MQTTDropped counts a message of the class dropped from the full
+	// queue.
+	MQTTDropped(class string)
+}
+
+type nopObserver struct{}
+
+func (nopObserver) SetMQTTConnected(bool) {}
+func (nopObserver) MQTTReconnect()        {}
+func (nopObserver) MQTTPublished(string)  {}
+func (nopObserver) MQTTDropped(string)    {}
 
 // waitUp returns the current connection, waiting until there is one; nil
 // once the Publisher quits.
@@ -440,6 +469,9 @@ func (p *Publisher) connectLoop() {
 		}
 		lastFail, backoff = "", 0
 		n := p.connects.Add(1)
+		if n > 1 {
+			p.obs.MQTTReconnect()
+		}
 		p.log.Info("mqtt connected", "url", p.opts.URL, "client_id", p.opts.ClientID, "connects", n)
 		// "online" goes out before anything queued.
 		online := p.client.Publish(p.status, statusQoS, true, StatusOnline)
@@ -497,6 +529,7 @@ func (p *Publisher) sendLoop() {
 			}
 			p.q.ack(r)
 			p.sent.Add(1)
+			p.obs.MQTTPublished(r.msg.Class.String())
 		case <-l.down: // sent again on the next connection
 			p.q.release()
 		case <-p.quit:
@@ -688,6 +721,10 @@ func (p *Publisher) Publish(topic string, payload []byte, m Msg) error {
 	p.published.Add(1)
 	return nil
 }
+
+// QueueDepth is the number of messages queued now, the one being sent
+// included (for a gauge).
+func (p *Publisher) QueueDepth() int { return p.q.depth() }
 
 // Connected reports whether the connection to the broker is up.
 func (p *Publisher) Connected() bool {

@@ -13,9 +13,9 @@ import (
 
 // push queues a message whose payload is its name, e.g. "E1" (the letter
 // gives the class: C classification, D discovery, S state, T status, E
-// event), and reports whether it was dropped at once.
+// event, P snapshot, K control), and reports whether it was dropped at once.
 func push(q *queue, name string) bool {
-	class := map[byte]Class{'C': ClassClassification, 'D': ClassDiscovery, 'S': ClassState, 'T': ClassStatus, 'E': ClassEvent}[name[0]]
+	class := map[byte]Class{'P': ClassSnapshot, 'C': ClassClassification, 'D': ClassDiscovery, 'S': ClassState, 'K': ClassControl, 'T': ClassStatus, 'E': ClassEvent}[name[0]]
 	return q.push("t/"+name, []byte(name), Msg{QoS: 1, Retained: class == ClassState, Class: class})
 }
 
@@ -84,6 +84,51 @@ func TestQueueDropsLowestClassOldestFirst(t *testing.T) {
 	}
 }
 
+// TestQueueByteBound: past the byte bound, the oldest snapshots go first,
+// then the usual order; a message larger than the bound goes at once.
+func TestQueueByteBound(t *testing.T) {
+	q := newQueue(100, slog.New(slog.DiscardHandler))
+	q.maxBytes = 100 // topics "t/XX" are 4 bytes, payloads 2 or 3
+	var drops []Class
+	q.onDrop = func(c Class) { drops = append(drops, c) }
+	big := func(name string, n int) {
+		q.push("t/"+name, append([]byte(name), bytes.Repeat([]byte("."), n)...), Msg{Class: map[byte]Class{'P': ClassSnapshot, 'E': ClassEvent, 'C': ClassClassification}[name[0]]})
+	}
+	push(q, "E1")
+	big("P2", 40)
+	push(q, "C3")
+	big("P4", 40) // 6+46+6+46 = 104 > 100: P2 goes
+	if got := strings.Join(names(q), " "); got != "E1 C3 P4" {
+		t.Fatalf("%q, want E1 C3 P4", got)
+	}
+	big("E5", 90) // P4, then C3, then E1 go
+	if got := strings.Join(names(q), " "); got != "E5" {
+		t.Fatalf("%q, want E5", got)
+	}
+	if dropped := q.push("t/E6", bytes.Repeat([]byte("x"), 200), Msg{Class: ClassEvent}); !dropped {
+		t.Error("a message larger than the bound was queued")
+	}
+	if got := strings.Join(names(q), " "); got != "E5" {
+		t.Fatalf("%q: the message larger than the bound pushed others out", got)
+	}
+	if want := []Class{ClassSnapshot, ClassSnapshot, ClassClassification, ClassEvent, ClassEvent}; !slices.Equal(drops, want) {
+		t.Errorf("drops %v, want %v", drops, want)
+	}
+	if q.bytes > q.maxBytes {
+		t.Errorf("%d bytes queued, bound %d", q.bytes, q.maxBytes)
+	}
+}
+
+// names lists the names of the records of q (the payload up to the first
+// '.').
+func names(q *queue) []string {
+	var out []string
+	for _, c := range contents(q) {
+		out = append(out, strings.SplitN(c, ".", 2)[0])
+	}
+	return out
+}
+
 func TestQueueNeverDropsTheMessageInFlight(t *testing.T) {
 	q := newQueue(2, slog.New(slog.DiscardHandler))
 	push(q, "C1")
@@ -132,7 +177,7 @@ func TestQueueOrderAcrossClasses(t *testing.T) {
 func openTestQueue(t *testing.T, dir string, bound int) (*queue, *logBuffer) {
 	t.Helper()
 	var lb logBuffer
-	q, err := openQueue(bound, dir, slog.New(slog.NewTextHandler(&lb, nil)))
+	q, err := openQueue(bound, DefaultQueueBytes, dir, slog.New(slog.NewTextHandler(&lb, nil)), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -390,7 +435,7 @@ func BenchmarkQueuePushAck(b *testing.B) {
 			if disk {
 				dir = b.TempDir()
 			}
-			q, err := openQueue(DefaultQueue, dir, slog.New(slog.DiscardHandler))
+			q, err := openQueue(DefaultQueue, DefaultQueueBytes, dir, slog.New(slog.DiscardHandler), nil)
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -407,7 +452,7 @@ func BenchmarkQueuePushAck(b *testing.B) {
 func TestDiskQueueOnePublisherPerDir(t *testing.T) {
 	dir := t.TempDir()
 	q, _ := openTestQueue(t, dir, 10)
-	_, err := openQueue(10, dir, slog.New(slog.DiscardHandler))
+	_, err := openQueue(10, DefaultQueueBytes, dir, slog.New(slog.DiscardHandler), nil)
 	if err == nil || !strings.Contains(err.Error(), "mqtt.queue_dir: "+dir+" is in use by another publisher") {
 		t.Fatalf("second open: %v", err)
 	}
