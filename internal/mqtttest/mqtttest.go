@@ -122,6 +122,9 @@ type MosquittoConfig struct {
 	// RequireCertificate makes mosquitto require a client certificate
 	// signed by TLS.CA (require_certificate true).
 	RequireCertificate bool
+	// Extra is appended to the configuration (global options such as
+	// "max_packet_size 1000\n").
+	Extra string
 }
 
 // TLSFiles are the PEM files of a TLS listener.
@@ -143,6 +146,7 @@ func StartMosquittoWith(t testing.TB, c MosquittoConfig) *MosquittoServer {
 	port := FreePort(t)
 	conf := filepath.Join(t.TempDir(), "mosquitto.conf")
 	cfg := fmt.Sprintf("listener %d 127.0.0.1\nallow_anonymous true\npersistence false\nlog_dest stderr\nlog_type error\nlog_type warning\nlog_type notice\nlog_type information\nlog_timestamp_format %%H:%%M:%%S\n", port)
+	cfg += c.Extra
 	plain := ""
 	if c.TLS != nil {
 		// TLS options apply to the listener above them; the plain one
