@@ -279,3 +279,25 @@ func TestStatsScoredAndAge(t *testing.T) {
 		t.Fatalf("stats %+v: want 3 scored, an age of at least 20ms, offline", st)
 	}
 }
+
+func TestUndersizedImageDropped(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	tiny := filepath.Join(t.TempDir(), "a-tiny.png")
+	if err := WriteImage(tiny, MinFrameSide-1, 32, solid(MinFrameSide-1, 32, red)); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(tiny, filepath.Join(dir, "a-tiny.png")); err != nil {
+		t.Fatal(err)
+	}
+	writeSolidImage(t, dir, "b.png", green)
+	cam := start(t, Config{Name: "ftp", Source: dir, PollInterval: 20 * time.Millisecond}, nil)
+	f := cam.mustNext(t, 3*time.Second)
+	if f.File != "b.png" {
+		t.Fatalf("got %q, want b.png (a-tiny.png is %dx32, undersized)", f.File, MinFrameSide-1)
+	}
+	f.Release()
+	if st := cam.Stats(); st.Dropped != 1 || st.Read != 1 {
+		t.Fatalf("stats %+v: want the undersized image dropped", st)
+	}
+}
