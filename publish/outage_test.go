@@ -316,3 +316,40 @@ func TestCloseFlushesThenOffline(t *testing.T) {
 		t.Errorf("stats after Close %+v", s)
 	}
 }
+
+// TestPoisonMessageDropped: a message the broker answers by closing the
+// connection (past mosquitto's max_packet_size) is dropped after 10
+// tries, logged and counted, and the queue goes on.
+func TestPoisonMessageDropped(t *testing.T) {
+	t.Parallel()
+	m := mqtttest.StartMosquittoWith(t, mqtttest.MosquittoConfig{Extra: "max_packet_size 2000\n"})
+	log, buf := testLoggerBuf(t)
+	p, err := New(context.Background(), testOptions(m.URL(), "poison"), log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = p.Close(context.Background()) })
+	waitConnected(t, p, wait)
+	sub := mqtttest.Subscribe(t, m.Addr(), "test/autoclipd/poison/yard/event")
+	topic := p.Topic("yard", "event")
+	for _, payload := range [][]byte{[]byte(`{"seq":0}`), []byte(`{"seq":"` + strings.Repeat("x", 5000) + `"}`), []byte(`{"seq":1}`)} {
+		if err := p.Publish(topic, payload, p.MsgFor(ClassEvent)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitEvent(t, sub, topic, 1)
+	var got []string
+	for _, msg := range sub.All() {
+		got = append(got, string(msg.Payload))
+	}
+	if !slices.Equal(got, []string{`{"seq":0}`, `{"seq":1}`}) {
+		t.Errorf("received %q", got)
+	}
+	s := p.Stats()
+	if s.DroppedByClass[ClassEvent] != 1 || s.Connects < poisonStrikes+1 {
+		t.Errorf("stats %+v", s)
+	}
+	if !strings.Contains(buf.String(), `msg="mqtt message dropped: the connection died each time it was sent" topic=test/autoclipd/poison/yard/event bytes=5010 class=event attempts=10`) {
+		t.Errorf("no error line for the dropped message:\n%s", buf)
+	}
+}

@@ -408,7 +408,11 @@ func (p *Publisher) waitUp() *link {
 		l, ch := p.cur, p.changed
 		p.mu.Unlock()
 		if l != nil {
-			return l
+			select {
+			case <-l.down: // lost: connectLoop is about to clear it
+			default:
+				return l
+			}
 		}
 		select {
 		case <-ch:
@@ -495,9 +499,34 @@ func (p *Publisher) connectLoop() {
 	}
 }
 
+// poisonStrikes is how many connections in a row may end while the same
+// message is in flight before it is taken for one the broker refuses
+// (mosquitto disconnects a client whose packet is past max_packet_size)
+// and dropped, so that it does not block the queue for ever.
+const poisonStrikes = 10
+
 // sendLoop sends the queue's head, one message at a time, while connected.
 func (p *Publisher) sendLoop() {
 	defer p.wg.Done()
+	var strikeSeq uint64 // the message in flight when the last connections died
+	var strikeLink *link // the last connection counted
+	strikes := 0
+	strike := func(r *record, l *link) {
+		if l == strikeLink {
+			return // one strike per connection
+		}
+		strikeLink = l
+		if r.seq != strikeSeq {
+			strikeSeq, strikes = r.seq, 0
+		}
+		strikes++
+		if strikes < poisonStrikes {
+			return
+		}
+		p.q.discard(r)
+		strikes = 0
+		p.log.Error("mqtt message dropped: the connection died each time it was sent", "topic", r.topic, "bytes", len(r.payload), "class", r.msg.Class, "attempts", poisonStrikes)
+	}
 	for {
 		l := p.waitUp()
 		if l == nil {
@@ -517,12 +546,15 @@ func (p *Publisher) sendLoop() {
 		select {
 		case <-tok.Done():
 			if err := tok.Error(); err != nil {
-				p.q.release()
 				p.log.Debug("mqtt publish failed, retrying", "topic", r.topic, "err", err)
 				select { // normally the connection is lost: wait for the next one
 				case <-l.down:
+					p.q.release()
+					strike(r, l)
 				case <-time.After(100 * time.Millisecond):
+					p.q.release()
 				case <-p.quit:
+					p.q.release()
 					return
 				}
 				continue
@@ -530,8 +562,12 @@ func (p *Publisher) sendLoop() {
 			p.q.ack(r)
 			p.sent.Add(1)
 			p.obs.MQTTPublished(r.msg.Class.String())
+			if r.seq == strikeSeq {
+				strikes = 0
+			}
 		case <-l.down: // sent again on the next connection
 			p.q.release()
+			strike(r, l)
 		case <-p.quit:
 			p.q.release()
 			return

@@ -267,6 +267,26 @@ func (q *queue) ack(r *record) {
 	}
 }
 
+// discard removes r, the record in flight, as dropped (a message the
+// broker never takes).
+func (q *queue) discard(r *record) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	q.inflight = 0
+	f := &q.cls[r.msg.Class]
+	if f.len() == 0 || f.front() != r {
+		return
+	}
+	f.pop()
+	q.n--
+	q.bytes -= r.mem()
+	q.dropped[r.msg.Class]++
+	q.onDrop(r.msg.Class)
+	if q.disk != nil {
+		q.disk.remove(r, q.records)
+	}
+}
+
 // release clears the in-flight mark: the record stays at the head.
 func (q *queue) release() {
 	q.mu.Lock()
