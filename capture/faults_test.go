@@ -298,3 +298,23 @@ func TestStallWatchdogIgnoresIdleWaits(t *testing.T) {
 		}
 	}
 }
+
+func TestFFmpegOptionsEndHungReads(t *testing.T) {
+	// Not parallel: it sets the process environment that OpenCV reads.
+	if got := FFmpegOptions(1500 * time.Millisecond); got != "rw_timeout;1500000" {
+		t.Fatalf("FFmpegOptions = %q", got)
+	}
+	t.Setenv(FFmpegOptionsEnv, FFmpegOptions(time.Second))
+	s := newSeqServer(t, 30)
+	cam := start(t, Config{Name: "rw", Source: s.URL(), StallTimeout: 500 * time.Millisecond,
+		ReconnectMin: 50 * time.Millisecond, ReconnectMax: 100 * time.Millisecond}, nil)
+	newFrameAfter(t, cam, 0, 5*time.Second)
+	s.mode.Store(modeHang)
+	eventually(t, 5*time.Second, "stall", func() bool { return cam.Stats().Stalls >= 1 })
+	// FFmpeg gives up the hung connection by itself: the abandoned read
+	// returns although the server keeps the connection open.
+	eventually(t, 5*time.Second, "the abandoned read returns", func() bool { return cam.Stats().Hung == 0 && cam.live.Load() <= 1 })
+	sent := s.sent.Load()
+	s.mode.Store(modeFrames) // new connections get frames; hung ones stay hung
+	newFrameAfter(t, cam, sent, 5*time.Second)
+}
