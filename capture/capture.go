@@ -199,7 +199,8 @@ type Stats struct {
 	Delivered uint64
 	// Scored counts frames the consumer reported with CountScored.
 	Scored uint64
-	// Skipped counts frames replaced by a newer one before they were taken.
+	// Skipped counts frames replaced by a newer one before they were taken,
+	// and frames of a live source discarded as stale by a fault.
 	Skipped uint64
 	// Dropped counts unusable frames: empty, undersized, of an unsupported
 	// pixel type, or image files that cannot be decoded.
@@ -210,8 +211,9 @@ type Stats struct {
 	Stalls uint64
 	// Reconnects counts attempts to reopen the source after a fault.
 	Reconnects uint64
-	// Hung is how many stalled reads were abandoned and have not returned
-	// yet: at most one per camera.
+	// Hung is how many stalled opens or reads were abandoned and have not
+	// returned yet: at most one while Run runs (stopping may abandon one
+	// more).
 	Hung int
 	// LastFrame is when the newest frame was read (zero before the first).
 	LastFrame time.Time
