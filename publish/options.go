@@ -84,9 +84,10 @@ type Options struct {
 	// MaxReconnectInterval caps the exponential back-off (starting at 1 s)
 	// between reconnection attempts after a connection was lost.
 	MaxReconnectInterval time.Duration
-	// WriteTimeout bounds how long one Publish call may wait to hand a
-	// message to the network connection, and how long one write to the
-	// connection may take before the connection is considered lost.
+	// WriteTimeout bounds how long the sender may wait to hand a message
+	// to the network connection, and how long one write to the connection
+	// may take before the connection is considered lost; Close keeps up
+	// to this long for the "offline" status. Publish itself never waits.
 	WriteTimeout time.Duration
 	// Username and Password authenticate to the broker; Password is never
 	// logged (see [Options.LogValue]).

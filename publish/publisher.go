@@ -59,11 +59,15 @@ var ErrClosed = errors.New("publisher closed")
 // restarts; a message whose acknowledgement was lost with the connection is
 // sent again (a QoS 1 duplicate, never a reordering). While the broker is
 // away, before the first connection too, messages of every QoS wait in the
-// queue. The queue holds at most Options.Queue messages; past that, the
-// oldest message of the lowest class present is dropped (classifications
-// first, then discovery, state, status, and events last; see [Class]), or
-// the new one if every queued message has a higher class. Drops are counted
-// per class in [Stats].
+// queue. The queue holds at most Options.Queue messages and
+// Options.QueueBytes bytes; past that, the oldest message of the lowest
+// class present is dropped (snapshots first, then classifications,
+// discovery, state, control, status, and events last; see [Class]), or the
+// new one if every queued message has a higher class. Drops are counted
+// per class in [Stats] and reported to Options.Observer. A message in
+// flight when the connection died ten connections in a row (one the broker
+// refuses by disconnecting, such as a packet past its size limit) is
+// dropped and logged as an error, so that it cannot block the queue.
 //
 // Connection: New starts connecting and returns; the Publisher reconnects
 // by itself whenever the connection is lost (at once, then with a back-off
