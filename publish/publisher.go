@@ -7,7 +7,8 @@
 // order they were published. It keeps the retained
 // <prefix>/<device>/status topic at "online" while it is connected, with a
 // retained last will "offline" for when the connection dies, and "offline"
-// published on [Publisher.Close]. A [Broker] (mochi-mqtt) is the
+// published on [Publisher.Close]. [Publisher.Subscribe] delivers control
+// messages (kept across reconnections). A [Broker] (mochi-mqtt) is the
 // in-process broker used when mqtt.url is "embedded".
 package publish
 
@@ -587,7 +588,7 @@ func (p *Publisher) sendLoop() {
 // slow handler delays the next messages, and past 256 waiting messages new
 // ones are dropped and logged. Subscribing again to the same filter
 // replaces its handler. The subscription is made at once if connected;
-// its acknowledgement is not waited for.
+// its acknowledgement is not waited for. A handler must not call Close.
 func (p *Publisher) Subscribe(filter string, qos byte, h Handler) error {
 	if qos > 2 {
 		return fmt.Errorf("subscribe %s: qos %d: must be 0, 1 or 2", filter, qos)

@@ -1,6 +1,7 @@
 // Package mqtttest provides MQTT test helpers: a real mosquitto broker
-// started on a free loopback port, a subscriber that collects messages, and
-// a TCP proxy that can cut connections to simulate network failures.
+// started on a free loopback port (optionally with TLS and a throw-away
+// PKI, see NewPKI), a subscriber that collects messages, and a TCP proxy
+// that can cut connections to simulate network failures.
 //
 // Everything is cleaned up through t.Cleanup. The helpers call t.Fatal only
 // from the goroutine that calls them, never from background goroutines.
