@@ -72,3 +72,26 @@ func BenchmarkCopyFrame1080p(b *testing.B) {
 		f.Release()
 	}
 }
+
+// BenchmarkConvertROIRotate1080p measures cropping a decoded 1920x1080 BGR
+// Mat to its centre quarter, rotating it by 90 degrees and copying it into a
+// pooled Frame.
+func BenchmarkConvertROIRotate1080p(b *testing.B) {
+	m := gocv.NewMatWithSize(1080, 1920, gocv.MatTypeCV8UC3)
+	defer m.Close()
+	v := newConverter(frameOpts{roi: ROI{X: .25, Y: .25, W: .5, H: .5}, rotate: 90})
+	defer v.close()
+	p := newFramePool(poolSize)
+	b.SetBytes(3 * 960 * 540)
+	b.ReportAllocs()
+	for b.Loop() {
+		f, err := v.frame(&m, p)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if f.Width != 540 || f.Height != 960 {
+			b.Fatalf("frame %dx%d", f.Width, f.Height)
+		}
+		f.Release()
+	}
+}

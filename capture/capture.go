@@ -1,17 +1,24 @@
 // Package capture reads camera frames through GoCV (OpenCV): video files,
 // image folders, V4L2 devices and RTSP/HTTP(S) streams.
 //
-// Each Camera has one reader goroutine (Run) that reads its source
-// continuously and keeps only the newest frame; the consumer takes frames with
-// Next, at most Config.FPS per second. A frame that is replaced before it is
-// taken is counted as skipped, never queued. Image folders are the exception:
-// their files are a queue, each delivered once, in name order.
+// Each Camera has one Run goroutine that supervises a worker goroutine; the
+// worker opens the source and reads it continuously, keeping only the newest
+// frame. The consumer takes frames with Next (or TryNext, with Ready and
+// WaitAny to batch several cameras), at most Config.FPS per second. A frame
+// that is replaced before it is taken is counted as skipped, never queued.
+// Image folders are the exception: their files are a queue, each delivered
+// once, in name order.
 //
 // Open failures and read errors reconnect with jittered exponential backoff;
-// a camera never stops the daemon. Every gocv.Mat is closed deterministically:
-// a capture owns one reusable read Mat (and one conversion Mat), both closed
-// when the capture closes, and frame pixels are copied into pooled Go memory
-// owned by the Frame.
+// a camera never stops the daemon. An open or read of a file, device or
+// stream that blocks for Config.StallTimeout is a stall: the worker is
+// abandoned (it closes its capture when OpenCV finally returns) and the
+// source is reopened on a fresh worker; at most one abandoned worker per
+// camera exists. Every gocv.Mat is closed deterministically: a worker's
+// capture owns one reusable read Mat and two scratch Mats (colour
+// conversion, rotation), closed when the capture closes; frame pixels,
+// cropped to Config.ROI and rotated by Config.Rotate, are copied into pooled
+// Go memory owned by the Frame.
 package capture
 
 import (
@@ -22,6 +29,7 @@ import (
 	"log/slog"
 	"math"
 	"math/rand/v2"
+	"reflect"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -191,7 +199,8 @@ type Stats struct {
 	Delivered uint64
 	// Scored counts frames the consumer reported with CountScored.
 	Scored uint64
-	// Skipped counts frames replaced by a newer one before they were taken.
+	// Skipped counts frames replaced by a newer one before they were taken,
+	// and frames of a live source discarded as stale by a fault.
 	Skipped uint64
 	// Dropped counts unusable frames: empty, undersized, of an unsupported
 	// pixel type, or image files that cannot be decoded.
@@ -202,8 +211,9 @@ type Stats struct {
 	Stalls uint64
 	// Reconnects counts attempts to reopen the source after a fault.
 	Reconnects uint64
-	// Hung is how many stalled reads were abandoned and have not returned
-	// yet: at most one per camera.
+	// Hung is how many stalled opens or reads were abandoned and have not
+	// returned yet: at most one while Run runs (stopping may abandon one
+	// more).
 	Hung int
 	// LastFrame is when the newest frame was read (zero before the first).
 	LastFrame time.Time
@@ -569,10 +579,20 @@ func (c *Camera) Run(ctx context.Context) error {
 		}
 		cur = c.startWorker(ctx)
 		res := c.watch(ctx, cur, w.t)
+		stallErr := fmt.Errorf("no frame for %v", c.cfg.StallTimeout)
+		counted := false
 		for res == workerStalled && hung != nil && !isClosed(hung.done) {
-			// At most one abandoned worker: wait for the previous one to
-			// return, then look again at the current one.
-			c.log.Warn("stalled while an abandoned read still blocks: waiting for it", "source", c.src)
+			// At most one abandoned worker: count the stall now, wait for
+			// the previous worker to return, then look at this one again
+			// (it may have recovered meanwhile).
+			if !counted {
+				counted = true
+				c.mu.Lock()
+				c.stats.Stalls++
+				c.mu.Unlock()
+				c.markFault("stalled: " + stallErr.Error())
+				c.log.Warn("stalled while an abandoned read still blocks: waiting for it before reopening", "source", c.src, "err", stallErr)
+			}
 			select {
 			case <-hung.done:
 			case <-cur.done:
@@ -587,11 +607,15 @@ func (c *Camera) Run(ctx context.Context) error {
 		case workerStalled:
 			c.abandon(cur)
 			hung, cur = cur, nil
+			wait = bo.next(rand.Float64())
+			if counted {
+				c.log.Warn("reopening after the stall", "source", c.src, "retry_in", wait)
+				continue
+			}
 			c.mu.Lock()
 			c.stats.Stalls++
 			c.mu.Unlock()
-			wait = bo.next(rand.Float64())
-			c.fault("stalled", fmt.Errorf("no frame for %v", c.cfg.StallTimeout), wait)
+			c.fault("stalled", stallErr, wait)
 			continue
 		}
 		n, err := cur.n, cur.err
@@ -629,13 +653,27 @@ func isClosed(ch <-chan struct{}) bool {
 	}
 }
 
-// fault counts and logs a failure and marks the camera offline.
+// fault counts and logs a failure and marks the camera offline. A frame
+// of a live source still waiting to be taken is discarded (counted as
+// skipped): after a fault it is stale. Folder images wait.
 func (c *Camera) fault(msg string, err error, retryIn time.Duration) {
+	c.markFault(msg + ": " + err.Error())
+	c.log.Warn(msg, "source", c.src, "err", err, "retry_in", retryIn)
+}
+
+// markFault counts a fault, discards a stale frame and marks the camera
+// offline for reason.
+func (c *Camera) markFault(reason string) {
+	var stale *Frame
 	c.mu.Lock()
 	c.stats.Faults++
+	if !c.src.queue() && c.latest != nil {
+		stale, c.latest = c.latest, nil
+		c.stats.Skipped++
+	}
 	c.mu.Unlock()
-	c.setState(false, msg+": "+err.Error())
-	c.log.Warn(msg, "source", c.src, "err", err, "retry_in", retryIn)
+	stale.Release()
+	c.setState(false, reason)
 }
 
 // setState records the camera state; on a change it logs and calls OnState.
@@ -958,4 +996,55 @@ func (e *badFrameError) Error() string { return e.what }
 
 func badFrame(format string, args ...any) error {
 	return &badFrameError{what: strings.ReplaceAll(fmt.Sprintf(format, args...), "\n", " ")}
+}
+
+// WaitAny blocks until at least one of cams has a frame that TryNext hands
+// out now (FPS limits included), and returns nil. It returns an error
+// wrapping ErrStopped once every camera's Run has returned with no frame
+// left, and ctx.Err() when ctx is done first. It consumes the cameras' Ready
+// signals, so one goroutine should gather frames (with TryNext) from the
+// cameras it waits on: the multi-camera batching loop is
+//
+//	for capture.WaitAny(ctx, cams) == nil {
+//		sleep(batchWindow)            // let frames of other cameras arrive
+//		for _, c := range cams { if f := c.TryNext(); f != nil { batch = append(batch, f) } }
+//		score(batch)
+//	}
+func WaitAny(ctx context.Context, cams []*Camera) error {
+	cases := make([]reflect.SelectCase, 0, len(cams)+2)
+	cases = append(cases, reflect.SelectCase{Dir: reflect.SelectRecv, Chan: reflect.ValueOf(ctx.Done())})
+	for _, c := range cams {
+		cases = append(cases, reflect.SelectCase{Dir: reflect.SelectRecv, Chan: reflect.ValueOf(c.ready)})
+	}
+	t := time.NewTimer(time.Hour)
+	defer t.Stop()
+	cases = append(cases, reflect.SelectCase{Dir: reflect.SelectRecv, Chan: reflect.ValueOf(t.C)})
+	for {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		now := time.Now()
+		var soonest time.Time
+		stopped := 0
+		for _, c := range cams {
+			at, ok := c.ReadyAt()
+			if ok && !at.After(now) {
+				return nil
+			}
+			if ok && (soonest.IsZero() || at.Before(soonest)) {
+				soonest = at
+			}
+			if !ok && isClosed(c.done) {
+				stopped++
+			}
+		}
+		if stopped == len(cams) {
+			return fmt.Errorf("capture: all %d cameras: %w", len(cams), ErrStopped)
+		}
+		t.Stop()
+		if !soonest.IsZero() {
+			t.Reset(soonest.Sub(now))
+		}
+		reflect.Select(cases)
+	}
 }

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"runtime"
 	"strings"
 	"sync"
@@ -162,8 +164,9 @@ func TestStreamStall(t *testing.T) {
 		sample()
 		time.Sleep(10 * time.Millisecond)
 	}
+	sent := s.sent.Load() // frames numbered above come after the stall
 	s.mode.Store(modeFrames)
-	last = newFrameAfter(t, cam, last, 5*time.Second)
+	newFrameAfter(t, cam, max(sent, last), 5*time.Second)
 	eventually(t, 5*time.Second, "the abandoned read returns", func() bool { sample(); return cam.Stats().Hung == 0 })
 	if maxLive > 2 || maxHung > 1 {
 		t.Fatalf("up to %d worker goroutines and %d abandoned reads at once, want <= 2 and <= 1", maxLive, maxHung)
@@ -178,7 +181,7 @@ func TestStreamStall(t *testing.T) {
 		sample()
 		time.Sleep(10 * time.Millisecond)
 	}
-	sent := s.sent.Load()
+	sent = s.sent.Load()
 	s.kill()
 	s.mode.Store(modeFrames)
 	eventually(t, 5*time.Second, "hung reads return once the connections close", func() bool { sample(); return cam.Stats().Hung == 0 })
@@ -212,8 +215,9 @@ func TestStreamGarbage(t *testing.T) {
 		st := cam.Stats()
 		return st.Dropped+st.Faults > 0
 	})
+	sent := max(s.sent.Load(), last) // frames numbered above came after the garbage
 	s.mode.Store(modeFrames)
-	n := newFrameAfter(t, cam, last, 5*time.Second)
+	n := newFrameAfter(t, cam, sent, 5*time.Second)
 	st := cam.Stats()
 	if !st.Online {
 		t.Fatalf("stats %+v: want online after the garbage", st)
@@ -245,4 +249,72 @@ func TestStopAbandonsHungOpen(t *testing.T) {
 	}
 	s.kill()
 	eventually(t, 5*time.Second, "the abandoned open returns", func() bool { return cam.Stats().Hung == 0 && cam.live.Load() == 0 })
+}
+
+func TestFaultDiscardsStaleFrame(t *testing.T) {
+	t.Parallel()
+	s := newSeqServer(t, 30)
+	cam := start(t, Config{Name: "stale", Source: s.URL(), ReconnectMin: time.Second, ReconnectMax: time.Second}, nil)
+	newFrameAfter(t, cam, 0, 5*time.Second)
+	eventually(t, 3*time.Second, "a frame waiting", func() bool { _, ok := cam.ReadyAt(); return ok })
+	s.kill()
+	eventually(t, 5*time.Second, "the fault", func() bool { return cam.Stats().Faults > 0 })
+	if f, err := cam.next(t, 200*time.Millisecond); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Next after the fault: frame %v, %v; want no frame from before the fault", f != nil, err)
+	}
+	if st := cam.Stats(); st.Read != st.Delivered+st.Skipped {
+		t.Fatalf("stats %+v: the discarded frame should count as skipped", st)
+	}
+}
+
+func TestStallWatchdogIgnoresIdleWaits(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	// A 4 fps video paces its reads 250 ms apart, and a slow consumer keeps
+	// a folder's reader waiting: neither is a blocked read.
+	video := writeColours(t, dir, "slow.avi", 4, []ColourSegment{{red, 2}})
+	folder := filepath.Join(dir, "imgs")
+	if err := os.Mkdir(folder, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	writeSolidImage(t, folder, "a.png", red)
+	writeSolidImage(t, folder, "b.png", green)
+	stall := MinStallTimeout
+	cams := []*running{
+		start(t, Config{Name: "paced", Source: video, Loop: true, StallTimeout: stall}, nil),
+		start(t, Config{Name: "folder", Source: folder, PollInterval: 20 * time.Millisecond, StallTimeout: stall}, nil),
+	}
+	for _, c := range cams {
+		c.mustNext(t, 3*time.Second).Release()
+	}
+	time.Sleep(5 * stall) // the folder's second image waits, then it polls an idle folder
+	for _, c := range cams {
+		c.mustNext(t, 3*time.Second).Release()
+	}
+	time.Sleep(5 * stall)
+	for _, c := range cams {
+		if st := c.Stats(); st.Stalls != 0 || st.Faults != 0 || !st.Online {
+			t.Fatalf("camera %s: stats %+v: want no stalls or faults", c.Name(), st)
+		}
+	}
+}
+
+func TestFFmpegOptionsEndHungReads(t *testing.T) {
+	// Not parallel: it sets the process environment that OpenCV reads.
+	if got := FFmpegOptions(1500 * time.Millisecond); got != "rw_timeout;1500000" {
+		t.Fatalf("FFmpegOptions = %q", got)
+	}
+	t.Setenv(FFmpegOptionsEnv, FFmpegOptions(time.Second))
+	s := newSeqServer(t, 30)
+	cam := start(t, Config{Name: "rw", Source: s.URL(), StallTimeout: 500 * time.Millisecond,
+		ReconnectMin: 50 * time.Millisecond, ReconnectMax: 100 * time.Millisecond}, nil)
+	newFrameAfter(t, cam, 0, 5*time.Second)
+	s.mode.Store(modeHang)
+	eventually(t, 5*time.Second, "stall", func() bool { return cam.Stats().Stalls >= 1 })
+	// FFmpeg gives up the hung connection by itself: the abandoned read
+	// returns although the server keeps the connection open.
+	eventually(t, 5*time.Second, "the abandoned read returns", func() bool { return cam.Stats().Hung == 0 && cam.live.Load() <= 1 })
+	sent := s.sent.Load()
+	s.mode.Store(modeFrames) // new connections get frames; hung ones stay hung
+	newFrameAfter(t, cam, sent, 5*time.Second)
 }

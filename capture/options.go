@@ -5,6 +5,7 @@ import (
 	"image"
 	"math"
 	"strings"
+	"time"
 
 	"gocv.io/x/gocv"
 )
@@ -253,4 +254,18 @@ func applyProps(vc propSetter, ps []deviceProp) []string {
 		}
 	}
 	return out
+}
+
+// FFmpegOptionsEnv is the environment variable through which OpenCV passes
+// options to FFmpeg when it opens a file or stream.
+const FFmpegOptionsEnv = "OPENCV_FFMPEG_CAPTURE_OPTIONS"
+
+// FFmpegOptions returns a value for FFmpegOptionsEnv that makes FFmpeg give
+// up a network read or open that has received nothing for timeout (its
+// rw_timeout), instead of its 30 s default. A read abandoned by the stall
+// watchdog then returns, and closes its capture, soon after. The variable is
+// read by every open, process-wide: set it once, in main, before cameras
+// run, and only when the user has not set it.
+func FFmpegOptions(timeout time.Duration) string {
+	return fmt.Sprintf("rw_timeout;%d", max(timeout.Microseconds(), 1))
 }

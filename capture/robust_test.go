@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -175,15 +174,6 @@ func TestFolderBurstWhileRunning(t *testing.T) {
 	}
 }
 
-// waitAny blocks until one of cams signals Ready or d passes.
-func waitAny(cams []*running, d time.Duration) {
-	cases := []reflect.SelectCase{{Dir: reflect.SelectRecv, Chan: reflect.ValueOf(time.After(d))}}
-	for _, c := range cams {
-		cases = append(cases, reflect.SelectCase{Dir: reflect.SelectRecv, Chan: reflect.ValueOf(c.Ready())})
-	}
-	reflect.Select(cases)
-}
-
 func TestTryNextBatchesCameras(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
@@ -195,8 +185,17 @@ func TestTryNextBatchesCameras(t *testing.T) {
 	}
 	perCam := map[string]int{}
 	biggest := 0
+	var cs []*Camera
+	for _, c := range cams {
+		cs = append(cs, c.Camera)
+	}
 	for range 20 {
-		waitAny(cams, 3*time.Second)
+		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+		err := WaitAny(ctx, cs)
+		cancel()
+		if err != nil {
+			t.Fatalf("WaitAny: %v", err)
+		}
 		time.Sleep(5 * time.Millisecond) // the batch window
 		var batch []*Frame
 		for _, c := range cams {
@@ -230,11 +229,37 @@ func TestTryNextBatchesCameras(t *testing.T) {
 	if !ok || time.Until(at) <= 0 || time.Until(at) > 500*time.Millisecond {
 		t.Fatalf("ReadyAt = %v, %v: want a frame waiting and a time within the next 500ms", at, ok)
 	}
-	time.Sleep(time.Until(at))
+	// WaitAny sleeps until the FPS limit allows the frame.
+	if err := WaitAny(context.Background(), []*Camera{lim.Camera}); err != nil {
+		t.Fatalf("WaitAny: %v", err)
+	}
+	if time.Now().Before(at) {
+		t.Fatalf("WaitAny returned %v before the frame may be handed out", time.Until(at))
+	}
 	if f := lim.TryNext(); f == nil {
 		t.Fatal("TryNext handed out nothing after the interval")
 	} else {
 		f.Release()
+	}
+	// Once every camera has stopped and nothing is left, WaitAny says so.
+	lim.stop(t)
+	for f := lim.TryNext(); f != nil; f = lim.TryNext() {
+		f.Release()
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	defer cancel()
+	if err := WaitAny(ctx, []*Camera{lim.Camera}); !errors.Is(err, ErrStopped) {
+		t.Fatalf("WaitAny on stopped cameras: %v, want ErrStopped", err)
+	}
+	// And it gives up when ctx is done.
+	idle, err := New(Config{Name: "idle", Source: "0"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx2, cancel2 := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel2()
+	if err := WaitAny(ctx2, []*Camera{idle}); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("WaitAny on a camera that never runs: %v, want deadline exceeded", err)
 	}
 }
 
@@ -252,5 +277,27 @@ func TestStatsScoredAndAge(t *testing.T) {
 	st := cam.Stats()
 	if st.Scored != 3 || st.Read == 0 || st.LastFrameAge < 20*time.Millisecond || st.Online {
 		t.Fatalf("stats %+v: want 3 scored, an age of at least 20ms, offline", st)
+	}
+}
+
+func TestUndersizedImageDropped(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	tiny := filepath.Join(t.TempDir(), "a-tiny.png")
+	if err := WriteImage(tiny, MinFrameSide-1, 32, solid(MinFrameSide-1, 32, red)); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(tiny, filepath.Join(dir, "a-tiny.png")); err != nil {
+		t.Fatal(err)
+	}
+	writeSolidImage(t, dir, "b.png", green)
+	cam := start(t, Config{Name: "ftp", Source: dir, PollInterval: 20 * time.Millisecond}, nil)
+	f := cam.mustNext(t, 3*time.Second)
+	if f.File != "b.png" {
+		t.Fatalf("got %q, want b.png (a-tiny.png is %dx32, undersized)", f.File, MinFrameSide-1)
+	}
+	f.Release()
+	if st := cam.Stats(); st.Dropped != 1 || st.Read != 1 {
+		t.Fatalf("stats %+v: want the undersized image dropped", st)
 	}
 }

@@ -1,7 +1,15 @@
-// Package modelgen writes the models the daemon's tests and demo run on: a
-// small but meaningful CLIP-like "demo model" directory in the Hugging Face
-// layout users download for real CLIP, built on the ONNX writer in
-// modelgen/onnx. It is pure Go.
+// Package modelgen writes the models the daemon's tests, demo and
+// benchmarks run on, built on the ONNX writer in modelgen/onnx. It is pure
+// Go.
+//
+//   - The demo model (NewDemo, WriteDemoModel): small but meaningful, in
+//     the Hugging Face layout users download for real CLIP, and, for
+//     layout tests, in Immich's and open_clip's layouts (WriteLayout) and
+//     as Hugging Face variants such as fp16 (WriteHFVariant).
+//   - The full-size random models (EnsureViTB32): CLIP ViT-B/32-shaped
+//     image and text encoders with random weights and a synthetic
+//     49408-token tokenizer, generated on demand into a cache folder, so
+//     that benchmarks see real compute. They are never committed.
 //
 // The demo model classifies colours. Its image encoder averages the
 // normalised pixels of a frame, undoes CLIP's normalisation and maps the

@@ -3,6 +3,7 @@ package modelgen
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"math"
 	"os"
@@ -261,4 +262,38 @@ func TestEnsureViTB32(t *testing.T) {
 	if err != nil || tok.VocabSize() != ViTB32Vocab {
 		t.Errorf("tokenizer: %v", err)
 	}
+}
+
+// FuzzCheckManifest: any manifest content is read without panicking, and
+// one accepted names only files that exist with the sizes it lists.
+func FuzzCheckManifest(f *testing.F) {
+	f.Add([]byte(`{"generator":"g","version":"1","files":{"a.onnx":3}}`))
+	f.Add([]byte(`{"generator":"g","version":"1","files":{"../a.onnx":3}}`))
+	f.Add([]byte(`{"generator":"g","version":"1","files":{}}`))
+	f.Add([]byte(`{"generator":"g","version":"1","files":{"sub":4096}}`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		dir := t.TempDir()
+		if err := os.WriteFile(filepath.Join(dir, "a.onnx"), []byte("abc"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Mkdir(filepath.Join(dir, "sub"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, manifestName), data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if checkManifest(dir, "g", "1") != nil {
+			return
+		}
+		var m manifest
+		if err := json.Unmarshal(data, &m); err != nil {
+			t.Fatalf("accepted a manifest that does not parse: %v", err)
+		}
+		for name, size := range m.Files {
+			st, err := os.Stat(filepath.Join(dir, name))
+			if err != nil || !st.Mode().IsRegular() || st.Size() != size {
+				t.Fatalf("accepted %s of size %d: %v", name, size, err)
+			}
+		}
+	})
 }

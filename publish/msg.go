@@ -6,19 +6,25 @@ import (
 )
 
 // Class is the kind of a published message. It decides which messages the
-// queue drops first when it is full (see [Publisher]): classifications
-// first, then discovery, state, status, and events last.
+// queue drops first when it is full (see [Publisher]): snapshots first,
+// then classifications, discovery, state, control, status, and events
+// last.
 type Class uint8
 
-// Message classes, from the first dropped to the last.
+// Message classes, from the first dropped to the last. The values are
+// stored in Options.QueueDir: append new classes, do not renumber.
 const (
+	// ClassSnapshot is a <camera>/snapshot JPEG: large, dropped first.
+	ClassSnapshot Class = iota
 	// ClassClassification is the per-frame <camera>/classification message.
-	ClassClassification Class = iota
+	ClassClassification
 	// ClassDiscovery is a Home Assistant discovery config message.
 	ClassDiscovery
-	// ClassState is a retained state message (<camera>/state, .../enabled,
-	// .../labels).
+	// ClassState is the retained <camera>/state message.
 	ClassState
+	// ClassControl is the retained echo of a control topic
+	// (<camera>/enabled, <camera>/labels).
+	ClassControl
 	// ClassStatus is an availability message.
 	ClassStatus
 	// ClassEvent is a <camera>/event message: dropped last.
@@ -27,15 +33,19 @@ const (
 	numClasses = iota
 )
 
-var classNames = [numClasses]string{"classification", "discovery", "state", "status", "event"}
+var classNames = [numClasses]string{"snapshot", "classification", "discovery", "state", "control", "status", "event"}
 
 // Classes lists every class, from the first dropped to the last.
 func Classes() []Class {
-	return []Class{ClassClassification, ClassDiscovery, ClassState, ClassStatus, ClassEvent}
+	out := make([]Class, numClasses)
+	for i := range out {
+		out[i] = Class(i)
+	}
+	return out
 }
 
-// String is the class name: classification, discovery, state, status or
-// event (the label value of the dropped-messages metric).
+// String is the class name: snapshot, classification, discovery, state,
+// control, status or event (the "class" label of the message metrics).
 func (c Class) String() string {
 	if int(c) < len(classNames) {
 		return classNames[c]
@@ -66,12 +76,15 @@ type Msg struct {
 
 // MsgFor returns the options a message of class c is normally sent with:
 // classifications with Options.QoS, not retained; events with
-// Options.ReliableQoS, not retained; state, status and discovery with
+// Options.ReliableQoS, not retained; snapshots with Options.QoS, retained
+// (the latest event's picture); state, control, status and discovery with
 // Options.ReliableQoS, retained.
 func (p *Publisher) MsgFor(c Class) Msg {
 	switch c {
 	case ClassClassification:
 		return Msg{QoS: p.opts.QoS, Class: c}
+	case ClassSnapshot:
+		return Msg{QoS: p.opts.QoS, Retained: true, Class: c}
 	case ClassEvent:
 		return Msg{QoS: p.opts.ReliableQoS, Class: c}
 	default:

@@ -60,6 +60,10 @@ type Options struct {
 	// Queue bounds the outgoing queue, in messages (DefaultQueue when 0).
 	// See [Publisher] for what is dropped past the bound.
 	Queue int
+	// QueueBytes bounds the outgoing queue in bytes of topics and payloads
+	// (DefaultQueueBytes when 0), so that large messages (snapshots) keep
+	// memory bounded too.
+	QueueBytes int64
 	// QueueDir, when set, keeps the outgoing queue on disk in this
 	// directory (created if needed) so that messages not yet sent survive
 	// a restart. One Publisher at a time may use a directory.
@@ -67,6 +71,9 @@ type Options struct {
 	// TLS configures the TLS connection of ssl://, tls://, mqtts:// and
 	// tcps:// URLs.
 	TLS TLSOptions
+	// Observer, if not nil, is told about connections and messages as
+	// they happen (for metrics; *ops.Metrics implements it).
+	Observer Observer
 	// KeepAlive is the MQTT keep-alive interval.
 	KeepAlive time.Duration
 	// ConnectTimeout bounds one connection attempt (TCP and CONNECT/CONNACK).
@@ -77,9 +84,10 @@ type Options struct {
 	// MaxReconnectInterval caps the exponential back-off (starting at 1 s)
 	// between reconnection attempts after a connection was lost.
 	MaxReconnectInterval time.Duration
-	// WriteTimeout bounds how long one Publish call may wait to hand a
-	// message to the network connection, and how long one write to the
-	// connection may take before the connection is considered lost.
+	// WriteTimeout bounds how long the sender may wait to hand a message
+	// to the network connection, and how long one write to the connection
+	// may take before the connection is considered lost; Close keeps up
+	// to this long for the "offline" status. Publish itself never waits.
 	WriteTimeout time.Duration
 	// Username and Password authenticate to the broker; Password is never
 	// logged (see [Options.LogValue]).
@@ -116,6 +124,9 @@ func (o Options) WithDefaults() Options {
 	if o.Queue == 0 {
 		o.Queue = DefaultQueue
 	}
+	if o.QueueBytes == 0 {
+		o.QueueBytes = DefaultQueueBytes
+	}
 	return o
 }
 
@@ -147,6 +158,9 @@ func (o Options) Validate() error {
 	}
 	if o.Queue < 0 {
 		return fmt.Errorf("mqtt.queue: %d: must be at least 1 (0 means the default, %d)", o.Queue, DefaultQueue)
+	}
+	if o.QueueBytes < 0 {
+		return fmt.Errorf("mqtt.queue_bytes: %d: must be at least 1 (0 means the default, %d)", o.QueueBytes, DefaultQueueBytes)
 	}
 	if err := o.TLS.validate(isTLSURL(o.URL)); err != nil {
 		return err
@@ -195,6 +209,7 @@ func (o Options) LogValue() slog.Value {
 		slog.String("username", o.Username),
 		slog.String("password", pw),
 		slog.Int("queue", o.Queue),
+		slog.Int64("queue_bytes", o.QueueBytes),
 		slog.String("queue_dir", o.QueueDir),
 		slog.String("tls_ca", o.TLS.CA),
 		slog.String("tls_cert", o.TLS.Cert),

@@ -4,7 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -12,6 +14,28 @@ import (
 
 	"github.com/autoclipd/autoclipd/internal/mqtttest"
 )
+
+// recorder is an Observer that counts what it is told.
+type recorder struct {
+	mu         sync.Mutex
+	states     []bool
+	reconnects int
+	published  map[string]int
+	dropped    map[string]int
+}
+
+func newRecorder() *recorder {
+	return &recorder{published: map[string]int{}, dropped: map[string]int{}}
+}
+
+func (r *recorder) SetMQTTConnected(c bool) {
+	r.mu.Lock()
+	r.states = append(r.states, c)
+	r.mu.Unlock()
+}
+func (r *recorder) MQTTReconnect()         { r.mu.Lock(); r.reconnects++; r.mu.Unlock() }
+func (r *recorder) MQTTPublished(c string) { r.mu.Lock(); r.published[c]++; r.mu.Unlock() }
+func (r *recorder) MQTTDropped(c string)   { r.mu.Lock(); r.dropped[c]++; r.mu.Unlock() }
 
 // outage is how long the outage tests keep the broker down (the issue's
 // daemon-level test uses 30 s).
@@ -130,6 +154,8 @@ func TestOutageNothingLost(t *testing.T) {
 	proxy := mqtttest.NewProxy(t, m.Addr())
 	o := testOptions(proxy.URL(), "outage-1")
 	o.Queue = 150
+	rec := newRecorder()
+	o.Observer = rec
 	p := newPublisher(t, o)
 	waitConnected(t, p, wait)
 	sub := mqtttest.Subscribe(t, m.Addr(), "test/autoclipd/outage-1/#")
@@ -162,6 +188,15 @@ func TestOutageNothingLost(t *testing.T) {
 	if s.Reconnects < 1 {
 		t.Errorf("reconnects %d", s.Reconnects)
 	}
+	rec.mu.Lock()
+	if rec.reconnects != int(s.Reconnects) || rec.dropped["classification"] != int(s.Dropped) || len(rec.dropped) != 1 ||
+		rec.published["event"]+rec.published["classification"] != int(s.Sent) || rec.published["event"] < tk.seq {
+		t.Errorf("observer: reconnects %d, dropped %v, published %v; stats %+v", rec.reconnects, rec.dropped, rec.published, s)
+	}
+	if want := []bool{true, false, true}; len(rec.states) < 3 || !slices.Equal(rec.states[:3], want) || !rec.states[len(rec.states)-1] {
+		t.Errorf("observer connection states %v", rec.states)
+	}
+	rec.mu.Unlock()
 	// The classifications that arrived: the oldest of the outage were
 	// dropped, so frames are increasing and the latest are all there.
 	var frames []int
@@ -279,5 +314,42 @@ func TestCloseFlushesThenOffline(t *testing.T) {
 	}
 	if s := p.Stats(); s.QueueDepth != 0 || s.Sent < n {
 		t.Errorf("stats after Close %+v", s)
+	}
+}
+
+// TestPoisonMessageDropped: a message the broker answers by closing the
+// connection (past mosquitto's max_packet_size) is dropped after 10
+// tries, logged and counted, and the queue goes on.
+func TestPoisonMessageDropped(t *testing.T) {
+	t.Parallel()
+	m := mqtttest.StartMosquittoWith(t, mqtttest.MosquittoConfig{Extra: "max_packet_size 2000\n"})
+	log, buf := testLoggerBuf(t)
+	p, err := New(context.Background(), testOptions(m.URL(), "poison"), log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = p.Close(context.Background()) })
+	waitConnected(t, p, wait)
+	sub := mqtttest.Subscribe(t, m.Addr(), "test/autoclipd/poison/yard/event")
+	topic := p.Topic("yard", "event")
+	for _, payload := range [][]byte{[]byte(`{"seq":0}`), []byte(`{"seq":"` + strings.Repeat("x", 5000) + `"}`), []byte(`{"seq":1}`)} {
+		if err := p.Publish(topic, payload, p.MsgFor(ClassEvent)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitEvent(t, sub, topic, 1)
+	var got []string
+	for _, msg := range sub.All() {
+		got = append(got, string(msg.Payload))
+	}
+	if !slices.Equal(got, []string{`{"seq":0}`, `{"seq":1}`}) {
+		t.Errorf("received %q", got)
+	}
+	s := p.Stats()
+	if s.DroppedByClass[ClassEvent] != 1 || s.Connects < poisonStrikes+1 {
+		t.Errorf("stats %+v", s)
+	}
+	if !strings.Contains(buf.String(), `msg="mqtt message dropped: the connection died each time it was sent" topic=test/autoclipd/poison/yard/event bytes=5010 class=event attempts=10`) {
+		t.Errorf("no error line for the dropped message:\n%s", buf)
 	}
 }

@@ -7,7 +7,8 @@
 // order they were published. It keeps the retained
 // <prefix>/<device>/status topic at "online" while it is connected, with a
 // retained last will "offline" for when the connection dies, and "offline"
-// published on [Publisher.Close]. A [Broker] (mochi-mqtt) is the
+// published on [Publisher.Close]. [Publisher.Subscribe] delivers control
+// messages (kept across reconnections). A [Broker] (mochi-mqtt) is the
 // in-process broker used when mqtt.url is "embedded".
 package publish
 
@@ -59,11 +60,15 @@ var ErrClosed = errors.New("publisher closed")
 // restarts; a message whose acknowledgement was lost with the connection is
 // sent again (a QoS 1 duplicate, never a reordering). While the broker is
 // away, before the first connection too, messages of every QoS wait in the
-// queue. The queue holds at most Options.Queue messages; past that, the
-// oldest message of the lowest class present is dropped (classifications
-// first, then discovery, state, status, and events last; see [Class]), or
-// the new one if every queued message has a higher class. Drops are counted
-// per class in [Stats].
+// queue. The queue holds at most Options.Queue messages and
+// Options.QueueBytes bytes; past that, the oldest message of the lowest
+// class present is dropped (snapshots first, then classifications,
+// discovery, state, control, status, and events last; see [Class]), or the
+// new one if every queued message has a higher class. Drops are counted
+// per class in [Stats] and reported to Options.Observer. A message in
+// flight when the connection died ten connections in a row (one the broker
+// refuses by disconnecting, such as a packet past its size limit) is
+// dropped and logged as an error, so that it cannot block the queue.
 //
 // Connection: New starts connecting and returns; the Publisher reconnects
 // by itself whenever the connection is lost (at once, then with a back-off
@@ -81,6 +86,7 @@ var ErrClosed = errors.New("publisher closed")
 type Publisher struct {
 	opts    Options
 	log     *slog.Logger
+	obs     Observer
 	client  mqtt.Client
 	q       *queue
 	tlsConf *tls.Config
@@ -203,9 +209,13 @@ func New(ctx context.Context, o Options, log *slog.Logger) (*Publisher, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
+	if o.Observer == nil {
+		o.Observer = nopObserver{}
+	}
 	p := &Publisher{
 		opts:         o,
 		log:          log,
+		obs:          o.Observer,
 		status:       o.TopicPrefix + "/" + o.Device + "/status",
 		quit:         make(chan struct{}),
 		changed:      make(chan struct{}),
@@ -219,7 +229,7 @@ func New(ctx context.Context, o Options, log *slog.Logger) (*Publisher, error) {
 			return nil, err
 		}
 	}
-	if p.q, err = openQueue(o.Queue, o.QueueDir, log); err != nil {
+	if p.q, err = openQueue(o.Queue, o.QueueBytes, o.QueueDir, log, func(c Class) { p.obs.MQTTDropped(c.String()) }); err != nil {
 		return nil, err
 	}
 
@@ -369,7 +379,31 @@ func (p *Publisher) setCur(l *link) {
 	close(p.changed)
 	p.changed = make(chan struct{})
 	p.mu.Unlock()
+	p.obs.SetMQTTConnected(l != nil)
 }
+
+// Observer receives a Publisher's events as they happen, for metrics.
+// Its methods are called from the Publisher's goroutines (MQTTDropped
+// from Publish's) and must not block. *ops.Metrics implements it.
+type Observer interface {
+	// SetMQTTConnected says whether the connection is up now.
+	SetMQTTConnected(connected bool)
+	// MQTTReconnect counts a connection after the first one.
+	MQTTReconnect()
+	// MQTTPublished counts a message of the class (Class.String) that the
+	// broker acknowledged (or, for QoS 0, that was written).
+	MQTTPublished(class string)
+	// MQTTDropped counts a message of the class dropped from the full
+	// queue.
+	MQTTDropped(class string)
+}
+
+type nopObserver struct{}
+
+func (nopObserver) SetMQTTConnected(bool) {}
+func (nopObserver) MQTTReconnect()        {}
+func (nopObserver) MQTTPublished(string)  {}
+func (nopObserver) MQTTDropped(string)    {}
 
 // waitUp returns the current connection, waiting until there is one; nil
 // once the Publisher quits.
@@ -379,7 +413,11 @@ func (p *Publisher) waitUp() *link {
 		l, ch := p.cur, p.changed
 		p.mu.Unlock()
 		if l != nil {
-			return l
+			select {
+			case <-l.down: // lost: connectLoop is about to clear it
+			default:
+				return l
+			}
 		}
 		select {
 		case <-ch:
@@ -440,6 +478,9 @@ func (p *Publisher) connectLoop() {
 		}
 		lastFail, backoff = "", 0
 		n := p.connects.Add(1)
+		if n > 1 {
+			p.obs.MQTTReconnect()
+		}
 		p.log.Info("mqtt connected", "url", p.opts.URL, "client_id", p.opts.ClientID, "connects", n)
 		// "online" goes out before anything queued.
 		online := p.client.Publish(p.status, statusQoS, true, StatusOnline)
@@ -463,9 +504,34 @@ func (p *Publisher) connectLoop() {
 	}
 }
 
+// poisonStrikes is how many connections in a row may end while the same
+// message is in flight before it is taken for one the broker refuses
+// (mosquitto disconnects a client whose packet is past max_packet_size)
+// and dropped, so that it does not block the queue for ever.
+const poisonStrikes = 10
+
 // sendLoop sends the queue's head, one message at a time, while connected.
 func (p *Publisher) sendLoop() {
 	defer p.wg.Done()
+	var strikeSeq uint64 // the message in flight when the last connections died
+	var strikeLink *link // the last connection counted
+	strikes := 0
+	strike := func(r *record, l *link) {
+		if l == strikeLink {
+			return // one strike per connection
+		}
+		strikeLink = l
+		if r.seq != strikeSeq {
+			strikeSeq, strikes = r.seq, 0
+		}
+		strikes++
+		if strikes < poisonStrikes {
+			return
+		}
+		p.q.discard(r)
+		strikes = 0
+		p.log.Error("mqtt message dropped: the connection died each time it was sent", "topic", r.topic, "bytes", len(r.payload), "class", r.msg.Class, "attempts", poisonStrikes)
+	}
 	for {
 		l := p.waitUp()
 		if l == nil {
@@ -485,20 +551,28 @@ func (p *Publisher) sendLoop() {
 		select {
 		case <-tok.Done():
 			if err := tok.Error(); err != nil {
-				p.q.release()
 				p.log.Debug("mqtt publish failed, retrying", "topic", r.topic, "err", err)
 				select { // normally the connection is lost: wait for the next one
 				case <-l.down:
+					p.q.release()
+					strike(r, l)
 				case <-time.After(100 * time.Millisecond):
+					p.q.release()
 				case <-p.quit:
+					p.q.release()
 					return
 				}
 				continue
 			}
 			p.q.ack(r)
 			p.sent.Add(1)
+			p.obs.MQTTPublished(r.msg.Class.String())
+			if r.seq == strikeSeq {
+				strikes = 0
+			}
 		case <-l.down: // sent again on the next connection
 			p.q.release()
+			strike(r, l)
 		case <-p.quit:
 			p.q.release()
 			return
@@ -514,7 +588,7 @@ func (p *Publisher) sendLoop() {
 // slow handler delays the next messages, and past 256 waiting messages new
 // ones are dropped and logged. Subscribing again to the same filter
 // replaces its handler. The subscription is made at once if connected;
-// its acknowledgement is not waited for.
+// its acknowledgement is not waited for. A handler must not call Close.
 func (p *Publisher) Subscribe(filter string, qos byte, h Handler) error {
 	if qos > 2 {
 		return fmt.Errorf("subscribe %s: qos %d: must be 0, 1 or 2", filter, qos)
@@ -689,6 +763,10 @@ func (p *Publisher) Publish(topic string, payload []byte, m Msg) error {
 	return nil
 }
 
+// QueueDepth is the number of messages queued now, the one being sent
+// included (for a gauge).
+func (p *Publisher) QueueDepth() int { return p.q.depth() }
+
 // Connected reports whether the connection to the broker is up.
 func (p *Publisher) Connected() bool {
 	p.mu.Lock()
@@ -718,8 +796,9 @@ func (p *Publisher) Stats() Stats {
 }
 
 // Close stops accepting messages, sends what is queued until ctx is done
-// (or for at most 5 s if ctx has no deadline), keeping a little of the
-// time for the status: it then publishes the retained status "offline",
+// (or for at most 5 s if ctx has no deadline; not at all while
+// disconnected with Options.QueueDir, where the messages wait on disk),
+// keeping a little of the time for the status: it then publishes the retained status "offline",
 // waits for the broker to acknowledge it (until ctx is done, at most 2 x
 // Options.WriteTimeout) and disconnects cleanly. If the acknowledgement
 // does not come in time, it drops the connection without a DISCONNECT
@@ -740,6 +819,9 @@ func (p *Publisher) Close(ctx context.Context) error {
 	// Keep a quarter of the time, at most one write timeout, for "offline".
 	flushBy := deadline.Add(-min(p.opts.WriteTimeout, time.Until(deadline)/4))
 	for p.q.depth() > 0 && ctx.Err() == nil && time.Now().Before(flushBy) {
+		if p.opts.QueueDir != "" && !p.Connected() {
+			break // safe on disk: no need to wait for the broker
+		}
 		time.Sleep(5 * time.Millisecond)
 	}
 	left := p.q.depth()
@@ -754,6 +836,7 @@ func (p *Publisher) Close(ctx context.Context) error {
 		p.client.Disconnect(0)
 		p.log.Info("mqtt closed while disconnected: the broker publishes the last will", "url", p.opts.URL)
 	}
+	p.setCur(nil)
 	close(p.stopDispatch)
 	p.dispatch.Wait()
 	if qerr := p.q.close(); qerr != nil {

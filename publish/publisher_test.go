@@ -200,6 +200,9 @@ func TestStatusOnlineThenOfflineOnClose(t *testing.T) {
 		if err := p.Close(ctx); err != nil {
 			t.Errorf("second Close: %v", err)
 		}
+		if p.Connected() || p.Stats().Connected {
+			t.Error("connected after Close")
+		}
 		if _, err := late.WaitFor(func(m mqtttest.Message) bool { return string(m.Payload) == StatusOffline }, wait); err != nil {
 			t.Fatalf("live subscriber: %v", err)
 		}

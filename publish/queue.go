@@ -5,8 +5,14 @@ import (
 	"sync"
 )
 
-// DefaultQueue is the default bound of the outgoing queue, in messages.
-const DefaultQueue = 10000
+// Default bounds of the outgoing queue.
+const (
+	// DefaultQueue is the default bound in messages.
+	DefaultQueue = 10000
+	// DefaultQueueBytes is the default bound in bytes of topics and
+	// payloads (snapshots are large).
+	DefaultQueueBytes = 64 << 20
+)
 
 // record is one queued message. seq orders records: a record pushed later
 // has a larger seq.
@@ -19,6 +25,9 @@ type record struct {
 	seg  *segment // disk segment holding it; nil in memory only
 	size int64    // its size on disk
 }
+
+// mem is what the record counts against the byte bound.
+func (r *record) mem() int64 { return int64(len(r.topic) + len(r.payload)) }
 
 // fifo is a queue of records of one class, in seq order.
 type fifo struct {
@@ -68,27 +77,34 @@ func (f *fifo) popSecond() *record {
 type queue struct {
 	mu       sync.Mutex
 	bound    int
+	maxBytes int64
 	cls      [numClasses]fifo
 	n        int
+	bytes    int64  // sum of mem() of the queued records
 	inflight uint64 // seq of the record being sent; 0 when none
 	nextSeq  uint64
 	dropped  [numClasses]uint64
 	maxDepth int
 	disk     *diskLog // nil: memory only
 	log      *slog.Logger
+	onDrop   func(Class) // called, with mu held, for each dropped message
 
 	notify chan struct{} // capacity 1: signalled by push
 }
 
 func newQueue(bound int, log *slog.Logger) *queue {
-	return &queue{bound: bound, nextSeq: 1, log: log, notify: make(chan struct{}, 1)}
+	return &queue{bound: bound, maxBytes: DefaultQueueBytes, nextSeq: 1, log: log, notify: make(chan struct{}, 1), onDrop: func(Class) {}}
 }
 
 // openQueue returns a queue of at most bound records, kept on disk in dir
 // when dir is not empty, with the records found there queued again (and
 // the oldest dropped by the usual rule if they are more than bound).
-func openQueue(bound int, dir string, log *slog.Logger) (*queue, error) {
+func openQueue(bound int, maxBytes int64, dir string, log *slog.Logger, onDrop func(Class)) (*queue, error) {
 	q := newQueue(bound, log)
+	q.maxBytes = maxBytes
+	if onDrop != nil {
+		q.onDrop = onDrop
+	}
 	if dir == "" {
 		return q, nil
 	}
@@ -108,40 +124,55 @@ func openQueue(bound int, dir string, log *slog.Logger) (*queue, error) {
 	return q, nil
 }
 
-// push appends a message and, when that makes the queue exceed its bound,
-// drops the oldest record of the lowest class present (classification
-// first, events last; see Class), which may be the new one. It reports
-// whether the new message itself was dropped.
+// push appends a message and, while the queue is past one of its bounds,
+// drops the oldest record of the lowest class present (snapshots first,
+// events last; see Class), which may be the new one. It reports whether
+// the new message itself was dropped.
 func (q *queue) push(topic string, payload []byte, m Msg) (droppedNew bool) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	if q.n >= q.bound {
-		victim := -1
-		for c := range int(m.Class) + 1 {
-			if q.droppable(Class(c)) {
-				victim = c
-				break
-			}
-		}
-		if victim < 0 {
-			q.dropped[m.Class]++
-			return true
-		}
-		q.drop(Class(victim))
-	}
 	r := &record{seq: q.nextSeq, msg: m, topic: topic, payload: payload}
 	q.nextSeq++
+	if r.mem() > q.maxBytes || (q.n >= q.bound && !q.droppable(m.Class) && q.lowest() > m.Class) {
+		// The new message would go at once: do not write it.
+		q.dropped[m.Class]++
+		q.onDrop(m.Class)
+		return true
+	}
 	if q.disk != nil {
 		q.disk.append(r)
 	}
 	q.cls[m.Class].push(r)
 	q.n++
-	q.maxDepth = max(q.maxDepth, q.n)
-	select {
-	case q.notify <- struct{}{}:
-	default:
+	q.bytes += r.mem()
+	for q.n > q.bound || q.bytes > q.maxBytes {
+		c := q.lowest()
+		if c == numClasses {
+			break // only the record in flight is left
+		}
+		if q.drop(c) == r {
+			droppedNew = true
+		}
 	}
-	return false
+	q.maxDepth = max(q.maxDepth, q.n)
+	if !droppedNew {
+		select {
+		case q.notify <- struct{}{}:
+		default:
+		}
+	}
+	return droppedNew
+}
+
+// lowest returns the lowest class with a droppable record, numClasses if
+// none.
+func (q *queue) lowest() Class {
+	for c := range Class(numClasses) {
+		if q.droppable(c) {
+			return c
+		}
+	}
+	return numClasses
 }
 
 // add inserts a record read back from disk (in seq order) without writing
@@ -151,22 +182,22 @@ func (q *queue) add(r *record) {
 	defer q.mu.Unlock()
 	q.cls[r.msg.Class].push(r)
 	q.n++
+	q.bytes += r.mem()
 	q.nextSeq = max(q.nextSeq, r.seq+1)
 	q.maxDepth = max(q.maxDepth, q.n)
 }
 
 // trim drops records by the usual rule until the queue is within its
-// bound (after reading back more records than a smaller bound allows).
+// bounds (after reading back more records than smaller bounds allow).
 func (q *queue) trim() {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	for q.n > q.bound {
-		for c := range Class(numClasses) {
-			if q.droppable(c) {
-				q.drop(c)
-				break
-			}
+	for q.n > q.bound || q.bytes > q.maxBytes {
+		c := q.lowest()
+		if c == numClasses {
+			return
 		}
+		q.drop(c)
 	}
 }
 
@@ -181,8 +212,9 @@ func (q *queue) droppable(c Class) bool {
 	return true
 }
 
-// drop removes the oldest record of class c that is not in flight.
-func (q *queue) drop(c Class) {
+// drop removes and returns the oldest record of class c that is not in
+// flight.
+func (q *queue) drop(c Class) *record {
 	f := &q.cls[c]
 	var r *record
 	if f.front().seq == q.inflight {
@@ -191,10 +223,13 @@ func (q *queue) drop(c Class) {
 		r = f.pop()
 	}
 	q.n--
+	q.bytes -= r.mem()
 	q.dropped[c]++
+	q.onDrop(c)
 	if q.disk != nil {
 		q.disk.remove(r, q.records)
 	}
+	return r
 }
 
 // head returns the record to send next and marks it in flight, or nil if
@@ -226,6 +261,27 @@ func (q *queue) ack(r *record) {
 	}
 	f.pop()
 	q.n--
+	q.bytes -= r.mem()
+	if q.disk != nil {
+		q.disk.remove(r, q.records)
+	}
+}
+
+// discard removes r, the record in flight, as dropped (a message the
+// broker never takes).
+func (q *queue) discard(r *record) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	q.inflight = 0
+	f := &q.cls[r.msg.Class]
+	if f.len() == 0 || f.front() != r {
+		return
+	}
+	f.pop()
+	q.n--
+	q.bytes -= r.mem()
+	q.dropped[r.msg.Class]++
+	q.onDrop(r.msg.Class)
 	if q.disk != nil {
 		q.disk.remove(r, q.records)
 	}

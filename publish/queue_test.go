@@ -13,9 +13,9 @@ import (
 
 // push queues a message whose payload is its name, e.g. "E1" (the letter
 // gives the class: C classification, D discovery, S state, T status, E
-// event), and reports whether it was dropped at once.
+// event, P snapshot, K control), and reports whether it was dropped at once.
 func push(q *queue, name string) bool {
-	class := map[byte]Class{'C': ClassClassification, 'D': ClassDiscovery, 'S': ClassState, 'T': ClassStatus, 'E': ClassEvent}[name[0]]
+	class := map[byte]Class{'P': ClassSnapshot, 'C': ClassClassification, 'D': ClassDiscovery, 'S': ClassState, 'K': ClassControl, 'T': ClassStatus, 'E': ClassEvent}[name[0]]
 	return q.push("t/"+name, []byte(name), Msg{QoS: 1, Retained: class == ClassState, Class: class})
 }
 
@@ -84,6 +84,51 @@ func TestQueueDropsLowestClassOldestFirst(t *testing.T) {
 	}
 }
 
+// TestQueueByteBound: past the byte bound, the oldest snapshots go first,
+// then the usual order; a message larger than the bound goes at once.
+func TestQueueByteBound(t *testing.T) {
+	q := newQueue(100, slog.New(slog.DiscardHandler))
+	q.maxBytes = 100 // topics "t/XX" are 4 bytes, payloads 2 or 3
+	var drops []Class
+	q.onDrop = func(c Class) { drops = append(drops, c) }
+	big := func(name string, n int) {
+		q.push("t/"+name, append([]byte(name), bytes.Repeat([]byte("."), n)...), Msg{Class: map[byte]Class{'P': ClassSnapshot, 'E': ClassEvent, 'C': ClassClassification}[name[0]]})
+	}
+	push(q, "E1")
+	big("P2", 40)
+	push(q, "C3")
+	big("P4", 40) // 6+46+6+46 = 104 > 100: P2 goes
+	if got := strings.Join(names(q), " "); got != "E1 C3 P4" {
+		t.Fatalf("%q, want E1 C3 P4", got)
+	}
+	big("E5", 90) // P4, then C3, then E1 go
+	if got := strings.Join(names(q), " "); got != "E5" {
+		t.Fatalf("%q, want E5", got)
+	}
+	if dropped := q.push("t/E6", bytes.Repeat([]byte("x"), 200), Msg{Class: ClassEvent}); !dropped {
+		t.Error("a message larger than the bound was queued")
+	}
+	if got := strings.Join(names(q), " "); got != "E5" {
+		t.Fatalf("%q: the message larger than the bound pushed others out", got)
+	}
+	if want := []Class{ClassSnapshot, ClassSnapshot, ClassClassification, ClassEvent, ClassEvent}; !slices.Equal(drops, want) {
+		t.Errorf("drops %v, want %v", drops, want)
+	}
+	if q.bytes > q.maxBytes {
+		t.Errorf("%d bytes queued, bound %d", q.bytes, q.maxBytes)
+	}
+}
+
+// names lists the names of the records of q (the payload up to the first
+// '.').
+func names(q *queue) []string {
+	var out []string
+	for _, c := range contents(q) {
+		out = append(out, strings.SplitN(c, ".", 2)[0])
+	}
+	return out
+}
+
 func TestQueueNeverDropsTheMessageInFlight(t *testing.T) {
 	q := newQueue(2, slog.New(slog.DiscardHandler))
 	push(q, "C1")
@@ -132,7 +177,7 @@ func TestQueueOrderAcrossClasses(t *testing.T) {
 func openTestQueue(t *testing.T, dir string, bound int) (*queue, *logBuffer) {
 	t.Helper()
 	var lb logBuffer
-	q, err := openQueue(bound, dir, slog.New(slog.NewTextHandler(&lb, nil)))
+	q, err := openQueue(bound, DefaultQueueBytes, dir, slog.New(slog.NewTextHandler(&lb, nil)), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -390,7 +435,7 @@ func BenchmarkQueuePushAck(b *testing.B) {
 			if disk {
 				dir = b.TempDir()
 			}
-			q, err := openQueue(DefaultQueue, dir, slog.New(slog.DiscardHandler))
+			q, err := openQueue(DefaultQueue, DefaultQueueBytes, dir, slog.New(slog.DiscardHandler), nil)
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -407,7 +452,7 @@ func BenchmarkQueuePushAck(b *testing.B) {
 func TestDiskQueueOnePublisherPerDir(t *testing.T) {
 	dir := t.TempDir()
 	q, _ := openTestQueue(t, dir, 10)
-	_, err := openQueue(10, dir, slog.New(slog.DiscardHandler))
+	_, err := openQueue(10, DefaultQueueBytes, dir, slog.New(slog.DiscardHandler), nil)
 	if err == nil || !strings.Contains(err.Error(), "mqtt.queue_dir: "+dir+" is in use by another publisher") {
 		t.Fatalf("second open: %v", err)
 	}
@@ -424,4 +469,69 @@ func TestDiskQueueOnePublisherPerDir(t *testing.T) {
 	}
 	q2, _ := openTestQueue(t, dir, 10)
 	_ = q2.close()
+}
+
+// TestDiskQueueWriteFailure: when the disk refuses writes, messages stay
+// queued in memory, the failures are counted and logged once.
+func TestDiskQueueWriteFailure(t *testing.T) {
+	dir := t.TempDir()
+	q, lb := openTestQueue(t, dir, 10)
+	push(q, "E1")
+	q.mu.Lock()
+	_ = q.disk.f.Close() // every later write fails
+	q.mu.Unlock()
+	push(q, "E2")
+	push(q, "S3")
+	if got := strings.Join(contents(q), " "); got != "E1 E2 S3" {
+		t.Fatalf("queued %q", got)
+	}
+	if _, _, _, errs := q.counters(); errs != 2 {
+		t.Errorf("disk errors %d, want 2", errs)
+	}
+	if n := strings.Count(lb.String(), "mqtt queue: write failed"); n != 1 {
+		t.Errorf("%d error lines, want 1:\n%s", n, lb)
+	}
+	if got := strings.Join(drain(q), " "); got != "E1 E2 S3" {
+		t.Errorf("sent %q", got)
+	}
+}
+
+// FuzzOpenDiskQueue writes arbitrary bytes as a segment file and opens the
+// queue on it: it never fails or panics, and a second open finds the same
+// records without a warning (the corrupt tail was truncated).
+func FuzzOpenDiskQueue(f *testing.F) {
+	seg := []byte(segMagic)
+	seg = appendData(seg, &record{seq: 3, topic: "a/b", payload: []byte("p"), msg: Msg{QoS: 1, Class: ClassEvent}})
+	seg = appendData(seg, &record{seq: 4, topic: "a/c", payload: []byte("q"), msg: Msg{Class: ClassClassification}})
+	seg = appendRemove(seg, 3)
+	f.Add(seg)
+	f.Add(seg[:len(seg)-5])
+	f.Add([]byte("garbage"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		dir := t.TempDir()
+		if err := os.WriteFile(filepath.Join(dir, segName(1)), data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		var lb logBuffer
+		q, err := openQueue(100, DefaultQueueBytes, dir, slog.New(slog.NewTextHandler(&lb, nil)), nil)
+		if err != nil {
+			t.Fatalf("open: %v", err)
+		}
+		first := contents(q)
+		if err := q.close(); err != nil {
+			t.Fatal(err)
+		}
+		var lb2 logBuffer
+		q2, err := openQueue(100, DefaultQueueBytes, dir, slog.New(slog.NewTextHandler(&lb2, nil)), nil)
+		if err != nil {
+			t.Fatalf("second open: %v", err)
+		}
+		defer q2.close()
+		if second := contents(q2); !slices.Equal(first, second) {
+			t.Fatalf("first open %q, second %q", first, second)
+		}
+		if strings.Contains(lb2.String(), "corrupt") {
+			t.Fatalf("second open warns: %s", lb2.String())
+		}
+	})
 }

@@ -137,3 +137,32 @@ func TestSubscribeRejects(t *testing.T) {
 		}
 	}
 }
+
+// FuzzValidateFilter: an accepted filter has '#' only as its whole last
+// level and '+' only as whole levels, and every valid topic is a valid
+// filter.
+func FuzzValidateFilter(f *testing.F) {
+	for _, s := range []string{"#", "a/+/b", "a/#", "a#", "a/#/b", "+a", "", "a/b", "\x00"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		if ValidateTopic(s) == nil && validateFilter(s) != nil {
+			t.Fatalf("topic %q valid, filter not: %v", s, validateFilter(s))
+		}
+		if err := validateFilter(s); err != nil {
+			if strings.Contains(err.Error(), "\n") {
+				t.Fatalf("multi-line error %q", err)
+			}
+			return
+		}
+		levels := strings.Split(s, "/")
+		for i, l := range levels {
+			if strings.Contains(l, "#") && (l != "#" || i != len(levels)-1) {
+				t.Fatalf("%q accepted with '#' in level %d", s, i)
+			}
+			if strings.Contains(l, "+") && l != "+" {
+				t.Fatalf("%q accepted with '+' in level %d", s, i)
+			}
+		}
+	})
+}

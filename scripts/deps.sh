@@ -1,16 +1,22 @@
 #!/usr/bin/env bash
 # Installs the Debian packages autoclipd needs, skipping those already present.
-# Usage: scripts/deps.sh run|test|none (none: only what NEED_NPM=1 adds)
+# Usage: scripts/deps.sh run|test|cross|deb|none (none: only what NEED_NPM=1 adds)
+#   cross: the aarch64 toolchain, qemu-user and mmdebstrap for make build-arm64/test-arm64
+#   deb:   lintian and debootstrap for make deb/test-deb
 set -euo pipefail
 
 run_pkgs=(libopencv-dev pkg-config mosquitto-clients)
 test_pkgs=(mosquitto python3-pil python3-numpy python3-skimage)
+cross_pkgs=(gcc-aarch64-linux-gnu g++-aarch64-linux-gnu qemu-user mmdebstrap binutils-aarch64-linux-gnu file)
+deb_pkgs=(lintian debootstrap binutils file)
 
 case "${1:-run}" in
   run) want=("${run_pkgs[@]}") ;;
   test) want=("${run_pkgs[@]}" "${test_pkgs[@]}") ;;
+  cross) want=("${run_pkgs[@]}" "${cross_pkgs[@]}") ;;
+  deb) want=("${run_pkgs[@]}" "${deb_pkgs[@]}") ;;
   none) want=() ;;
-  *) echo "usage: $0 run|test|none" >&2; exit 2 ;;
+  *) echo "usage: $0 run|test|cross|deb|none" >&2; exit 2 ;;
 esac
 # npm fetches ONNX Runtime's CPU library when no other copy is found.
 if [ "${NEED_NPM:-0}" = 1 ] && ! command -v npm >/dev/null 2>&1; then want+=(npm); fi

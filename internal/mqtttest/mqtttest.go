@@ -1,6 +1,7 @@
 // Package mqtttest provides MQTT test helpers: a real mosquitto broker
-// started on a free loopback port, a subscriber that collects messages, and
-// a TCP proxy that can cut connections to simulate network failures.
+// started on a free loopback port (optionally with TLS and a throw-away
+// PKI, see NewPKI), a subscriber that collects messages, and a TCP proxy
+// that can cut connections to simulate network failures.
 //
 // Everything is cleaned up through t.Cleanup. The helpers call t.Fatal only
 // from the goroutine that calls them, never from background goroutines.
@@ -122,6 +123,9 @@ type MosquittoConfig struct {
 	// RequireCertificate makes mosquitto require a client certificate
 	// signed by TLS.CA (require_certificate true).
 	RequireCertificate bool
+	// Extra is appended to the configuration (global options such as
+	// "max_packet_size 1000\n").
+	Extra string
 }
 
 // TLSFiles are the PEM files of a TLS listener.
@@ -143,6 +147,7 @@ func StartMosquittoWith(t testing.TB, c MosquittoConfig) *MosquittoServer {
 	port := FreePort(t)
 	conf := filepath.Join(t.TempDir(), "mosquitto.conf")
 	cfg := fmt.Sprintf("listener %d 127.0.0.1\nallow_anonymous true\npersistence false\nlog_dest stderr\nlog_type error\nlog_type warning\nlog_type notice\nlog_type information\nlog_timestamp_format %%H:%%M:%%S\n", port)
+	cfg += c.Extra
 	plain := ""
 	if c.TLS != nil {
 		// TLS options apply to the listener above them; the plain one

@@ -1,0 +1,109 @@
+#!/usr/bin/env bash
+# Prepares an arm64 Debian sysroot with OpenCV's headers and libraries, for
+# cross-compiling autoclipd (make build-arm64) and for running the result under
+# qemu-user (make test-arm64). Debian's arm64 and amd64 OpenCV -dev packages
+# cannot be installed side by side, so the arm64 packages and their dependency
+# closure are downloaded and unpacked (mmdebstrap --variant=extract: no
+# maintainer scripts run, nothing is installed on the host).
+#
+# Usage: scripts/sysroot-arm64.sh [DIR]   (default .cache/sysroot-arm64; prints DIR)
+# Environment: MIRROR (default: the host's Debian mirror), SUITE (default: the
+# host's codename, bookworm).
+#
+# The result is cached: a second run with the same package list, suite and
+# recipe version returns at once. The tree is built in DIR.tmp and renamed, so
+# an interrupted run leaves no half-made sysroot behind.
+#
+# Besides unpacking, it
+#   - rewrites absolute symlinks (libz.so -> /lib/...) as relative ones, so the
+#     linker (--sysroot) and qemu (-L) resolve them inside the sysroot;
+#   - makes the libblas.so.3/liblapack.so.3 links that update-alternatives
+#     would make on a real system (libopencv_core needs them);
+#   - writes a fake /proc/cpuinfo and /sys/devices/system/cpu/{possible,present}
+#     of a two-core Cortex-A72: under qemu-user the guest reads the host's x86
+#     /proc/cpuinfo, and ONNX Runtime's cpuinfo crashes (SIGSEGV in dlopen)
+#     when it finds no ARM processor there. qemu -L serves these files first;
+#   - collects the packages' shlibs files into usr/share/autoclipd-sysroot/shlibs
+#     (scripts/deb-depends.sh maps the binary's sonames to package names with it).
+set -euo pipefail
+
+dest=${1:-.cache/sysroot-arm64}
+# The recipe version: bump it when this script changes what it makes.
+recipe=3
+pkgs=(libc6-dev libstdc++-12-dev libopencv-dev)
+
+if [ -z "${SUITE:-}" ]; then
+  SUITE=$(. /etc/os-release 2>/dev/null && echo "${VERSION_CODENAME:-}")
+  SUITE=${SUITE:-bookworm}
+fi
+if [ -z "${MIRROR:-}" ]; then
+  MIRROR=$(grep -hoE '^(URIs:|deb) +https?://[^ ]+/debian/?( |$)' /etc/apt/sources.list /etc/apt/sources.list.d/*.sources /etc/apt/sources.list.d/*.list 2>/dev/null |
+    grep -oE 'https?://[^ ]+' | head -1 || true)
+  MIRROR=${MIRROR:-http://deb.debian.org/debian}
+fi
+
+stamp_want="recipe=$recipe suite=$SUITE pkgs=${pkgs[*]}"
+stamp="$dest/usr/share/autoclipd-sysroot/stamp"
+if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$stamp_want" ]; then
+  echo "$dest"
+  exit 0
+fi
+
+if ! command -v mmdebstrap >/dev/null 2>&1; then
+  echo "sysroot-arm64: mmdebstrap not found: run 'scripts/deps.sh cross' (as root)" >&2
+  exit 1
+fi
+if [ "$(id -u)" -ne 0 ]; then
+  echo "sysroot-arm64: mmdebstrap needs root here (it unpacks files owned by root): run as root" >&2
+  exit 1
+fi
+
+tmp="$dest.tmp"
+rm -rf "$tmp"
+mkdir -p "$(dirname "$dest")"
+echo "sysroot-arm64: downloading ${pkgs[*]} and their dependencies for arm64 ($SUITE, $MIRROR) into $dest" >&2
+include=$(IFS=,; echo "${pkgs[*]}")
+mmdebstrap --quiet --variant=extract --architectures=arm64 --include="$include" \
+  --skip=cleanup/apt/cache "$SUITE" "$tmp" "$MIRROR" >&2
+
+root=$(cd "$tmp" && pwd)
+
+# Debian's shlibs files, from the downloaded packages' control archives.
+mkdir -p "$root/usr/share/autoclipd-sysroot"
+ctl=$(mktemp -d)
+trap 'rm -rf "$ctl"' EXIT
+for deb in "$root"/var/cache/apt/archives/*.deb; do
+  rm -rf "${ctl:?}"/*
+  dpkg-deb --control "$deb" "$ctl"
+  if [ -f "$ctl/shlibs" ]; then cat "$ctl/shlibs"; fi
+done >"$root/usr/share/autoclipd-sysroot/shlibs"
+rm -f "$root"/var/cache/apt/archives/*.deb
+
+# Absolute symlinks point at the host: make them relative.
+while IFS= read -r -d '' link; do
+  target=$(readlink "$link")
+  ln -sfn "$(realpath -m --relative-to="$(dirname "$link")" "$root$target")" "$link"
+done < <(find "$root" -type l -lname '/*' -print0)
+
+# What update-alternatives would do for BLAS and LAPACK.
+libdir="$root/usr/lib/aarch64-linux-gnu"
+for alt in blas lapack; do
+  for f in "$libdir/$alt"/lib*.so.[0-9]; do
+    [ -e "$f" ] || continue
+    b=$(basename "$f")
+    [ -e "$libdir/$b" ] || ln -s "$alt/$b" "$libdir/$b"
+  done
+done
+
+# A two-core Cortex-A72 for ONNX Runtime's cpuinfo under qemu-user.
+mkdir -p "$root/proc" "$root/sys/devices/system/cpu"
+for i in 0 1; do
+  printf 'processor\t: %d\nBogoMIPS\t: 108.00\nFeatures\t: fp asimd evtstrm crc32 cpuid\nCPU implementer\t: 0x41\nCPU architecture: 8\nCPU variant\t: 0x0\nCPU part\t: 0xd08\nCPU revision\t: 3\n\n' "$i"
+done >"$root/proc/cpuinfo"
+echo 0-1 >"$root/sys/devices/system/cpu/possible"
+echo 0-1 >"$root/sys/devices/system/cpu/present"
+
+echo "$stamp_want" >"$root/usr/share/autoclipd-sysroot/stamp"
+rm -rf "$dest"
+mv "$tmp" "$dest"
+echo "$dest"
