@@ -21,14 +21,6 @@ type Options struct {
 	ProviderOptions
 }
 
-// newSessionOptions returns session options for the first execution provider
-// in o.Providers that ONNX Runtime accepts (see providers.go; newSession also
-// falls back when creating the session fails, and reports the provider).
-func newSessionOptions(o Options) (*ort.SessionOptions, error) {
-	so, _, err := newSessionOptionsFor(o, "", nil)
-	return so, err
-}
-
 // ImageEncoder runs CLIP's image encoder. Input and output tensors are
 // allocated once per batch size and reused: callers fill Input(b) in place
 // (preprocessing straight into the tensor), then call Run(b).
@@ -43,6 +35,7 @@ type ImageEncoder struct {
 	maxBatch   int
 	batches    map[int]*imageBatch
 	closed     bool
+	provider   string // execution provider chosen (providers.go)
 }
 
 // imageBatch holds the tensors of one batch size. inF and outF are the
@@ -52,6 +45,10 @@ type imageBatch struct {
 	in, out   ort.Value
 	inF, outF []float32
 }
+
+// Provider is the execution provider the encoder runs on: tensorrt, cuda or
+// cpu.
+func (e *ImageEncoder) Provider() string { return e.provider }
 
 // NewImageEncoder opens the image encoder at path. It reads the input (a
 // float32 or float16 [N,3,H,W] tensor, preferably named pixel_values, or
@@ -92,17 +89,12 @@ func NewImageEncoder(rt *Runtime, path string, o Options) (*ImageEncoder, error)
 	if out.Type == ort.TensorElementDataTypeFloat16 && out.Shape[1] < 1 {
 		return nil, fmt.Errorf("%s: float16 output %s has a dynamic embedding size %v; want a fixed one", path, out.Name, out.Shape)
 	}
-	so, err := newSessionOptions(o)
+	sess, provider, err := newSession(path, []string{in.Name}, []string{out.Name}, o, imageProfiles(in, o.MaxBatch))
 	if err != nil {
-		return nil, fmt.Errorf("%s: session options: %w", path, err)
-	}
-	defer so.Destroy()
-	sess, err := ort.NewDynamicAdvancedSession(path, []string{in.Name}, []string{out.Name}, so)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
+		return nil, err
 	}
 	e := &ImageEncoder{
-		path: path, sess: sess, in: in, out: out,
+		path: path, sess: sess, in: in, out: out, provider: provider,
 		h: int(in.Shape[2]), w: int(in.Shape[3]),
 		batches: map[int]*imageBatch{},
 	}

@@ -37,6 +37,7 @@ type TextEncoder struct {
 	mu        sync.Mutex
 	truncated map[string]bool // prompts already logged as truncated
 	closed    bool
+	provider  string // execution provider chosen (providers.go)
 }
 
 // NewTextEncoder opens the text encoder at path. Its token input (int64 or
@@ -87,14 +88,13 @@ func NewTextEncoder(rt *Runtime, path string, tok *tokenizer.Tokenizer, o Option
 	if ids.Shape[0] > 0 {
 		e.fixedN = int(ids.Shape[0])
 	}
-	so, err := newSessionOptions(o)
-	if err != nil {
-		return nil, fmt.Errorf("%s: session options: %w", path, err)
+	tokenInputs := []TensorInfo{ids}
+	if e.mask != nil {
+		tokenInputs = append(tokenInputs, *e.mask)
 	}
-	defer so.Destroy()
-	e.sess, err = ort.NewDynamicAdvancedSession(path, names, []string{out.Name}, so)
+	e.sess, e.provider, err = newSession(path, names, []string{out.Name}, o, textProfiles(tokenInputs, e.batchSize()))
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
+		return nil, err
 	}
 	// Find D with one prompt.
 	emb, err := e.Encode([]string{"a photo."})
@@ -105,6 +105,10 @@ func NewTextEncoder(rt *Runtime, path string, tok *tokenizer.Tokenizer, o Option
 	e.d = len(emb)
 	return e, nil
 }
+
+// Provider is the execution provider the encoder runs on: tensorrt, cuda or
+// cpu.
+func (e *TextEncoder) Provider() string { return e.provider }
 
 // Dim is the embedding size D.
 func (e *TextEncoder) Dim() int { return e.d }
