@@ -16,9 +16,9 @@ cd "$(dirname "$0")/.."
 nfpm_version=v2.45.2
 arch=${1:?usage: $0 amd64|arm64}
 case "$arch" in
-  amd64) ort_arch=x64 elf='x86-64' shlibs=() ;;
+  amd64) ort_arch=x64 elf='x86-64' shlibs=() objcopy=objcopy ;;
   arm64)
-    ort_arch=arm64 elf='ARM aarch64'
+    ort_arch=arm64 elf='ARM aarch64' objcopy=aarch64-linux-gnu-objcopy
     shlibs=("${SYSROOT_ARM64:-.cache/sysroot-arm64}/usr/share/autoclipd-sysroot/shlibs")
     ;;
   *) echo "deb: unsupported architecture $arch (want amd64 or arm64)" >&2; exit 2 ;;
@@ -60,6 +60,9 @@ rm -rf "$work"
 mkdir -p "$work"
 cp "$bin" "$work/autoclipd"
 cp "$(scripts/ort.sh "$ort_arch")" "$work/libonnxruntime.so.1"
+# The compilers' version notes (.comment) are of no use at run time.
+"$objcopy" --remove-section=.comment "$work/autoclipd"
+"$objcopy" --remove-section=.comment "$work/libonnxruntime.so.1"
 gzip -9n <packaging/autoclipd.1 >"$work/autoclipd.1.gz"
 {
   echo "autoclipd ($version) unstable; urgency=medium"
