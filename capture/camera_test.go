@@ -558,3 +558,47 @@ func TestFrameRelease(t *testing.T) {
 	}
 	(&Frame{}).Release() // a frame built by hand has no pool
 }
+
+// TestUnpacedHandsOutEveryFrame: an unpaced file is read as fast as frames
+// are taken, every frame in order, even by a slow consumer; streams and
+// folders refuse the option.
+func TestUnpacedHandsOutEveryFrame(t *testing.T) {
+	t.Parallel()
+	segs := []ColourSegment{{red, 10}, {green, 10}}
+	path := writeColours(t, t.TempDir(), "colours.avi", 2, segs) // 2 fps: 10 s paced
+	cam := start(t, Config{Name: "c", Source: path, Unpaced: true}, nil)
+	start := time.Now()
+	var seqs []uint64
+	for {
+		f, err := cam.next(t, 3*time.Second)
+		if errors.Is(err, ErrFinished) {
+			break
+		}
+		if err != nil {
+			t.Fatalf("Next: %v", err)
+		}
+		checkColour(t, f, SegmentColour(segs, int(f.Seq-1)), jpegTolerance)
+		seqs = append(seqs, f.Seq)
+		f.Release()
+		if len(seqs)%5 == 0 {
+			time.Sleep(20 * time.Millisecond) // a slow consumer skips nothing
+		}
+	}
+	for i, s := range seqs {
+		if s != uint64(i+1) {
+			t.Fatalf("frames %v: not every frame in order", seqs)
+		}
+	}
+	if len(seqs) != 20 {
+		t.Fatalf("%d frames, want 20", len(seqs))
+	}
+	if st := cam.Stats(); st.Skipped != 0 {
+		t.Errorf("%d frames skipped", st.Skipped)
+	}
+	if d := time.Since(start); d > 8*time.Second {
+		t.Errorf("20 frames of a 2 fps file took %v: paced", d)
+	}
+	if _, err := New(Config{Name: "s", Source: "rtsp://cam.local/x", Unpaced: true}, nil); err == nil || !strings.Contains(err.Error(), "unpaced") {
+		t.Errorf("unpaced stream: err %v", err)
+	}
+}

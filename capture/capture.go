@@ -183,6 +183,10 @@ type Config struct {
 	// files (default DefaultPollInterval). A new file is read once its size
 	// and modification time are unchanged between two listings.
 	PollInterval time.Duration
+	// Unpaced reads a video file as fast as frames are taken, handing out
+	// every frame (none skipped), instead of at the file's frame rate like
+	// a camera. For benchmarks and batch processing; files only.
+	Unpaced bool
 	// OnState, when set, is called on every change of the camera's state:
 	// online after the source opened, offline with the reason after a fault
 	// and when Run returns. The state starts offline (no call). Calls come
@@ -268,6 +272,9 @@ func New(cfg Config, log *slog.Logger) (*Camera, error) {
 		return nil, errf("source", "%v", err)
 	}
 	spec = spec.resolve()
+	if cfg.Unpaced && spec.kind != kindFile {
+		return nil, errf("unpaced", "only video files can be read unpaced, %s is a %s", spec.display, spec.kind)
+	}
 	if cfg.Loop && spec.kind != kindFile && spec.kind != kindFolder {
 		return nil, errf("loop", "only video files and folders can loop, %s is a %s", spec.display, spec.kind)
 	}
@@ -698,8 +705,11 @@ func (c *Camera) setState(on bool, reason string) {
 // returns how many frames it published.
 func (c *Camera) readLoop(w *worker, r reader) (int, error) {
 	ctx := w.ctx
-	queue := c.src.queue()
+	queue := c.src.queue() || c.cfg.Unpaced
 	iv := r.interval()
+	if c.cfg.Unpaced {
+		iv = 0
+	}
 	wt := newWaiter()
 	defer wt.stop()
 	p := pacer{w: wt}

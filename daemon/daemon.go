@@ -482,16 +482,9 @@ func (r *camRun) stop() {
 func (d *daemon) startCamera(ctx context.Context, cc config.Camera) error {
 	mc := d.metrics.Camera(cc.Name)
 	mc.SetEnabled(true)
-	ccfg := capture.Config{
-		Name: cc.Name, Source: cc.Source, Loop: cc.Loop, FPS: cc.FPS,
-		Width: cc.Width, Height: cc.Height, FourCC: cc.FourCC, Rotate: cc.Rotate,
-		ReconnectMin: cc.Reconnect.Min, ReconnectMax: cc.Reconnect.Max, StallTimeout: cc.StallTimeout,
-		OnState: func(online bool, reason string) {
-			d.send(events.AvailabilityMessage(cc.Name, online))
-		},
-	}
-	if cc.ROI != nil {
-		ccfg.ROI = capture.ROI{X: cc.ROI.X, Y: cc.ROI.Y, W: cc.ROI.W, H: cc.ROI.H}
+	ccfg := CaptureConfig(cc)
+	ccfg.OnState = func(online bool, reason string) {
+		d.send(events.AvailabilityMessage(cc.Name, online))
 	}
 	cam, err := capture.New(ccfg, d.log.With("component", "capture"))
 	if err != nil {
@@ -814,6 +807,19 @@ func (d *daemon) mqttMetrics(ctx context.Context) {
 		}
 		last = st
 	}
+}
+
+// CaptureConfig is the capture configuration of camera cc.
+func CaptureConfig(cc config.Camera) capture.Config {
+	c := capture.Config{
+		Name: cc.Name, Source: cc.Source, Loop: cc.Loop, FPS: cc.FPS,
+		Width: cc.Width, Height: cc.Height, FourCC: cc.FourCC, Rotate: cc.Rotate,
+		ReconnectMin: cc.Reconnect.Min, ReconnectMax: cc.Reconnect.Max, StallTimeout: cc.StallTimeout,
+	}
+	if cc.ROI != nil {
+		c.ROI = capture.ROI{X: cc.ROI.X, Y: cc.ROI.Y, W: cc.ROI.W, H: cc.ROI.H}
+	}
+	return c
 }
 
 // ModelOptions are the inference options cfg asks for.

@@ -213,7 +213,7 @@ func benchPipeline(ctx context.Context, rep *benchReport, model *inference.Model
 	defer stop()
 	cams := make([]*capture.Camera, batch)
 	for i := range cams {
-		cam, err := capture.New(capture.Config{Name: fmt.Sprintf("bench%d", i), Source: src, Loop: true}, log)
+		cam, err := capture.New(capture.Config{Name: fmt.Sprintf("bench%d", i), Source: src, Loop: true, Unpaced: true}, log)
 		if err != nil {
 			return err
 		}

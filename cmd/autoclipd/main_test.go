@@ -192,3 +192,32 @@ func TestHangupReloadsConfig(t *testing.T) {
 		t.Errorf("broken reload not logged with file:line:\n%s", logs.String())
 	}
 }
+
+// TestCheckConfigProblems: check-config prints every problem with file:line
+// (config, label files, capture settings) and exits non-zero.
+func TestCheckConfigProblems(t *testing.T) {
+	path := writeE2E(t, "127.0.0.1:1", "")
+	dir := filepath.Dir(path)
+	data, err := os.ReadFile(path)
+	must(t, err)
+	check := func(config string, want ...string) {
+		t.Helper()
+		must(t, os.WriteFile(path, []byte(config), 0o644))
+		var out, errb bytes.Buffer
+		code := run(context.Background(), []string{"check-config", "--config", path}, nil, &out, &errb)
+		if code != 1 {
+			t.Fatalf("exit %d, want 1; stdout:\n%s", code, out.String())
+		}
+		for _, w := range want {
+			if !strings.Contains(out.String(), w) {
+				t.Errorf("output lacks %q:\n%s", w, out.String())
+			}
+		}
+	}
+	// A config error: reported with its line.
+	check(strings.Replace(string(data), "    loop: false\n", "    loop: false\n    fps: -1\n", 1), "config.yaml:12: cameras[0].fps")
+	// A loadable config: a bad label file and a capture setting that
+	// does not fit the source are both reported.
+	must(t, os.WriteFile(filepath.Join(dir, "labels", "extra.yaml"), []byte("classes:\n  - red\n  - red\n"), 0o644))
+	check(strings.Replace(string(data), "    loop: false\n", "    loop: false\n    width: 640\n", 1), "extra.yaml:3", "cameras[0]: ", "width")
+}

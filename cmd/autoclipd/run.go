@@ -13,7 +13,9 @@ import (
 	"sort"
 	"strings"
 	"syscall"
+	"time"
 
+	"github.com/autoclipd/autoclipd/capture"
 	"github.com/autoclipd/autoclipd/config"
 	"github.com/autoclipd/autoclipd/daemon"
 	"github.com/autoclipd/autoclipd/ops"
@@ -160,6 +162,17 @@ func cmdRun(ctx context.Context, args []string, stderr io.Writer) error {
 	}
 	log := newLogger(stderr, cfg.Log)
 	log.Info("autoclipd starting", "version", version, "config", cfg.Path)
+	// FFmpeg gives up a hung network read after 30 s by itself; make it
+	// the cameras' stall timeout, so an abandoned read ends soon after.
+	if os.Getenv(capture.FFmpegOptionsEnv) == "" {
+		stall := time.Duration(0)
+		for _, cc := range cfg.Cameras {
+			stall = max(stall, cc.StallTimeout)
+		}
+		if stall > 0 {
+			os.Setenv(capture.FFmpegOptionsEnv, capture.FFmpegOptions(stall))
+		}
+	}
 
 	// systemd: READY/RELOADING/STOPPING/STATUS and a watchdog that pets
 	// only while the frame loops are alive. Without NOTIFY_SOCKET these do
@@ -241,7 +254,17 @@ func cmdCheckConfig(args []string, stdout, stderr io.Writer) error {
 	if *path == "" {
 		return usageError{errors.New("--config FILE is required")}
 	}
-	if problems := config.Check(*path); len(problems) > 0 {
+	problems := config.Check(*path)
+	if cfg, err := config.Load(*path); err == nil {
+		// What capture refuses (device settings on a file, say), it
+		// refuses without opening anything.
+		for i, cc := range cfg.Cameras {
+			if _, err := capture.New(daemon.CaptureConfig(cc), nil); err != nil {
+				problems = append(problems, cfg.Errorf(fmt.Sprintf("cameras[%d]", i), "%v", err))
+			}
+		}
+	}
+	if len(problems) > 0 {
 		for _, p := range problems {
 			fmt.Fprintln(stdout, oneLine(p.Error()))
 		}
