@@ -37,7 +37,7 @@ func cmdPreprocess(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	cfg, err := preprocess.LoadConfig(files.Preprocessor)
+	cfg, err := files.PreprocessConfig()
 	if err != nil {
 		return err
 	}
