@@ -107,7 +107,7 @@ deb: ## build build/autoclipd_VERSION_ARCH.deb with nfpm (DEB_ARCH=amd64 or arm6
 	@scripts/deps.sh deb
 	@$(MAKE) --no-print-directory build-$(DEB_ARCH)
 	@pkg=$$(scripts/deb.sh $(DEB_ARCH)) && echo "$$pkg" && dpkg-deb --info "$$pkg" && \
-	echo "lintian $$pkg:" && { lintian --no-tag-display-limit "$$pkg" || true; }
+	echo "lintian $$pkg:" && lintian --tag-display-limit 0 --fail-on error "$$pkg"
 
 test-deb: ## install the amd64 .deb in a fresh Debian chroot (debootstrap, cached) and run check-config there
 	@scripts/deps.sh deb

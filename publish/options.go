@@ -25,6 +25,9 @@ const (
 	// DefaultReliableQoS is the QoS of events, state, status and discovery
 	// messages.
 	DefaultReliableQoS = 1
+	// DefaultInflight is the default of Options.Inflight.
+	DefaultInflight = 16
+	maxInflight     = 1024
 )
 
 // maxTopicLen is the MQTT limit on the UTF-8 length of a topic name.
@@ -64,6 +67,12 @@ type Options struct {
 	// (DefaultQueueBytes when 0), so that large messages (snapshots) keep
 	// memory bounded too.
 	QueueBytes int64
+	// Inflight is how many messages the sender may have sent and not yet
+	// seen acknowledged (DefaultInflight when 0; 1 sends one at a time).
+	// More than one keeps a high-latency link busy; order is kept either
+	// way, and after a lost connection the sender starts again from the
+	// oldest unacknowledged message.
+	Inflight int
 	// QueueDir, when set, keeps the outgoing queue on disk in this
 	// directory (created if needed) so that messages not yet sent survive
 	// a restart. One Publisher at a time may use a directory.
@@ -127,6 +136,9 @@ func (o Options) WithDefaults() Options {
 	if o.QueueBytes == 0 {
 		o.QueueBytes = DefaultQueueBytes
 	}
+	if o.Inflight == 0 {
+		o.Inflight = DefaultInflight
+	}
 	return o
 }
 
@@ -158,6 +170,9 @@ func (o Options) Validate() error {
 	}
 	if o.Queue < 0 {
 		return fmt.Errorf("mqtt.queue: %d: must be at least 1 (0 means the default, %d)", o.Queue, DefaultQueue)
+	}
+	if o.Inflight < 0 || o.Inflight > maxInflight {
+		return fmt.Errorf("mqtt.inflight: %d: must be 1 to %d (0 means the default, %d)", o.Inflight, maxInflight, DefaultInflight)
 	}
 	if o.QueueBytes < 0 {
 		return fmt.Errorf("mqtt.queue_bytes: %d: must be at least 1 (0 means the default, %d)", o.QueueBytes, DefaultQueueBytes)
@@ -210,6 +225,7 @@ func (o Options) LogValue() slog.Value {
 		slog.String("password", pw),
 		slog.Int("queue", o.Queue),
 		slog.Int64("queue_bytes", o.QueueBytes),
+		slog.Int("inflight", o.Inflight),
 		slog.String("queue_dir", o.QueueDir),
 		slog.String("tls_ca", o.TLS.CA),
 		slog.String("tls_cert", o.TLS.Cert),

@@ -34,6 +34,7 @@ func TestOptionsValidate(t *testing.T) {
 		{"tls key without cert", func(o *Options) { o.URL = "tls://h"; o.TLS.Key = "k.pem" }, `mqtt.tls.cert: empty while mqtt.tls.key is "k.pem"`},
 		{"reliable qos 3", func(o *Options) { o.ReliableQoS = 3 }, "mqtt.reliable_qos: 3: must be 1 or 2"},
 		{"negative queue", func(o *Options) { o.Queue = -1 }, "mqtt.queue: -1: must be at least 1"},
+		{"inflight too large", func(o *Options) { o.Inflight = 5000 }, "mqtt.inflight: 5000: must be 1 to 1024"},
 		{"negative queue bytes", func(o *Options) { o.QueueBytes = -1 }, "mqtt.queue_bytes: -1: must be at least 1"},
 		{"websocket", func(o *Options) { o.URL = "ws://h:80" }, `scheme "ws": websockets are not supported`},
 		{"http", func(o *Options) { o.URL = "http://h" }, `unknown scheme "http"`},
@@ -115,7 +116,7 @@ func TestWithDefaults(t *testing.T) {
 	want := Options{URL: "tcp://h", Device: "edge-1", ClientID: "autoclipd-edge-1", TopicPrefix: DefaultTopicPrefix,
 		KeepAlive: time.Minute, ConnectTimeout: DefaultConnectTimeout, ConnectRetryInterval: DefaultConnectRetryInterval,
 		MaxReconnectInterval: DefaultMaxReconnectInterval, WriteTimeout: DefaultWriteTimeout,
-		ReliableQoS: DefaultReliableQoS, Queue: DefaultQueue, QueueBytes: DefaultQueueBytes}
+		ReliableQoS: DefaultReliableQoS, Queue: DefaultQueue, QueueBytes: DefaultQueueBytes, Inflight: DefaultInflight}
 	if o != want {
 		t.Errorf("WithDefaults:\n got %+v\nwant %+v", o, want)
 	}

@@ -342,7 +342,7 @@ func TestPoisonMessageDropped(t *testing.T) {
 	for _, msg := range sub.All() {
 		got = append(got, string(msg.Payload))
 	}
-	if !slices.Equal(got, []string{`{"seq":0}`, `{"seq":1}`}) {
+	if got = slices.Compact(got); !slices.Equal(got, []string{`{"seq":0}`, `{"seq":1}`}) { // QoS 1 duplicates allowed
 		t.Errorf("received %q", got)
 	}
 	s := p.Stats()

@@ -96,6 +96,13 @@ type Publisher struct {
 	quit   chan struct{} // closed by Close once the queue is flushed
 	wg     sync.WaitGroup
 
+	// pubMu is held by the sender around each Paho Publish call, and taken
+	// by connectLoop after a connection is lost, before it connects again:
+	// a Publish call still blocked when Paho's old connection has stopped
+	// would otherwise be written first on the next connection, ahead of
+	// the older messages the sender sends again.
+	pubMu sync.Mutex
+
 	// mu guards the connection state.
 	mu      sync.Mutex
 	pending *link         // the connection being made or up
@@ -372,6 +379,16 @@ func (p *Publisher) onLost(_ mqtt.Client, err error) {
 	}
 }
 
+// onOwnStatus sees the Publisher's own status topic: "offline" while
+// connected and not closing is a late last will, answered by "online".
+func (p *Publisher) onOwnStatus(c mqtt.Client, m mqtt.Message) {
+	if string(m.Payload()) != StatusOffline || p.closed.Load() || !p.Connected() {
+		return
+	}
+	p.log.Info("mqtt status offline while connected (a late last will): publishing online again", "topic", p.status)
+	c.Publish(p.status, statusQoS, true, StatusOnline) // not waited for: this is Paho's goroutine
+}
+
 // setCur records the current connection (nil: none) and wakes waiters.
 func (p *Publisher) setCur(l *link) {
 	p.mu.Lock()
@@ -490,6 +507,11 @@ func (p *Publisher) connectLoop() {
 			}
 			p.log.Warn("mqtt status not published", "topic", p.status, "payload", StatusOnline, "err", online.Error())
 		}()
+		// A last will of the previous connection that the broker
+		// publishes after this "online" (mochi does, when the new
+		// connection takes over the old session before it noticed the old
+		// one died) would leave the status "offline": watch it.
+		p.client.Subscribe(p.status, statusQoS, p.onOwnStatus)
 		p.subscribeAll()
 		p.setCur(l)
 		p.firstAttemptOnce.Do(func() { close(p.firstAttempt) })
@@ -498,7 +520,9 @@ func (p *Publisher) connectLoop() {
 		case <-p.quit:
 			return
 		}
+		p.pubMu.Lock() // no Publish call may span the reconnection
 		p.setCur(nil)
+		p.pubMu.Unlock()
 		why, _ := l.err.Load().(error)
 		p.log.Warn("mqtt connection lost, reconnecting", "url", p.opts.URL, "err", why, "queued", p.q.depth())
 	}
@@ -510,9 +534,17 @@ func (p *Publisher) connectLoop() {
 // and dropped, so that it does not block the queue for ever.
 const poisonStrikes = 10
 
-// sendLoop sends the queue's head, one message at a time, while connected.
+// sendLoop sends the queue's oldest messages while connected, at most
+// Options.Inflight at a time, and removes them from the queue as they are
+// acknowledged, in order. When the connection is lost, what was not
+// acknowledged is sent again on the next one, from the oldest.
 func (p *Publisher) sendLoop() {
 	defer p.wg.Done()
+	type pending struct {
+		r   *record
+		tok mqtt.Token
+	}
+	var win []pending
 	var strikeSeq uint64 // the message in flight when the last connections died
 	var strikeLink *link // the last connection counted
 	strikes := 0
@@ -532,13 +564,49 @@ func (p *Publisher) sendLoop() {
 		strikes = 0
 		p.log.Error("mqtt message dropped: the connection died each time it was sent", "topic", r.topic, "bytes", len(r.payload), "class", r.msg.Class, "attempts", poisonStrikes)
 	}
+	// restart forgets the window: its messages are sent again, from the
+	// oldest, once the next connection is up. A lost connection counts a
+	// strike against the oldest.
+	restart := func(l *link, lost bool) {
+		first := win[0].r
+		p.q.release()
+		clear(win)
+		win = win[:0]
+		if lost {
+			// The oldest must be first in the queue again for discard.
+			if r := p.q.next(); r == first {
+				strike(r, l)
+			}
+			p.q.release()
+		}
+	}
+	var winLink *link // the connection the window was sent on
 	for {
 		l := p.waitUp()
 		if l == nil {
 			return
 		}
-		r := p.q.head()
-		if r == nil {
+		if l != winLink {
+			if len(win) > 0 { // sent on a connection since lost
+				restart(winLink, true)
+			}
+			winLink = l
+		}
+		for len(win) < p.opts.Inflight {
+			p.pubMu.Lock()
+			if isClosed(l.down) {
+				p.pubMu.Unlock()
+				break
+			}
+			r := p.q.next()
+			if r == nil {
+				p.pubMu.Unlock()
+				break
+			}
+			win = append(win, pending{r, p.client.Publish(r.topic, r.msg.QoS, r.msg.Retained, r.payload)})
+			p.pubMu.Unlock()
+		}
+		if len(win) == 0 {
 			select {
 			case <-p.q.notify:
 			case <-l.down:
@@ -547,36 +615,54 @@ func (p *Publisher) sendLoop() {
 			}
 			continue
 		}
-		tok := p.client.Publish(r.topic, r.msg.QoS, r.msg.Retained, r.payload)
+		var more <-chan struct{}
+		if len(win) < p.opts.Inflight {
+			more = p.q.notify
+		}
 		select {
-		case <-tok.Done():
-			if err := tok.Error(); err != nil {
-				p.log.Debug("mqtt publish failed, retrying", "topic", r.topic, "err", err)
+		case <-win[0].tok.Done():
+			if err := win[0].tok.Error(); err != nil {
+				p.log.Debug("mqtt publish failed, retrying", "topic", win[0].r.topic, "err", err)
 				select { // normally the connection is lost: wait for the next one
 				case <-l.down:
-					p.q.release()
-					strike(r, l)
+					restart(l, true)
 				case <-time.After(100 * time.Millisecond):
-					p.q.release()
+					restart(l, false)
 				case <-p.quit:
 					p.q.release()
 					return
 				}
 				continue
 			}
-			p.q.ack(r)
-			p.sent.Add(1)
-			p.obs.MQTTPublished(r.msg.Class.String())
-			if r.seq == strikeSeq {
-				strikes = 0
+			for len(win) > 0 && done(win[0].tok) && win[0].tok.Error() == nil {
+				r := win[0].r
+				p.q.ack(r)
+				p.sent.Add(1)
+				p.obs.MQTTPublished(r.msg.Class.String())
+				if r.seq == strikeSeq {
+					strikes = 0
+				}
+				win[0] = pending{}
+				win = win[1:]
 			}
+		case <-more: // new messages: fill the window
 		case <-l.down: // sent again on the next connection
-			p.q.release()
-			strike(r, l)
+			restart(l, true)
 		case <-p.quit:
 			p.q.release()
 			return
 		}
+	}
+}
+
+func done(t mqtt.Token) bool { return isClosed(t.Done()) }
+
+func isClosed(c <-chan struct{}) bool {
+	select {
+	case <-c:
+		return true
+	default:
+		return false
 	}
 }
 

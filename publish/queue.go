@@ -60,10 +60,11 @@ func (f *fifo) pop() *record {
 	return r
 }
 
-// popSecond removes and returns the second record (the first is in flight).
-func (f *fifo) popSecond() *record {
-	r := f.items[f.head+1]
-	f.items[f.head+1] = f.items[f.head]
+// removeAt removes and returns the record at index k (the k before it
+// are in flight).
+func (f *fifo) removeAt(k int) *record {
+	r := f.items[f.head+k]
+	copy(f.items[f.head+1:f.head+k+1], f.items[f.head:f.head+k])
 	f.items[f.head] = nil
 	f.head++
 	return r
@@ -71,17 +72,18 @@ func (f *fifo) popSecond() *record {
 
 // queue is the bounded outgoing queue of a Publisher: records in seq
 // order, one fifo per class so that the oldest record of a class can be
-// dropped in O(1). The head (smallest seq) is sent first; while it is in
-// flight it is never dropped. With a diskLog, every push and removal is
-// also written to disk. All methods are safe for concurrent use.
+// dropped in O(1). Records are sent in seq order (next); those in flight,
+// the first sending[c] of each class, are never dropped and are removed
+// (ack) in the order they were sent. With a diskLog, every push and
+// removal is also written to disk. All methods are safe for concurrent use.
 type queue struct {
 	mu       sync.Mutex
 	bound    int
 	maxBytes int64
 	cls      [numClasses]fifo
 	n        int
-	bytes    int64  // sum of mem() of the queued records
-	inflight uint64 // seq of the record being sent; 0 when none
+	bytes    int64           // sum of mem() of the queued records
+	sending  [numClasses]int // records in flight at the front of each class
 	nextSeq  uint64
 	dropped  [numClasses]uint64
 	maxDepth int
@@ -203,13 +205,7 @@ func (q *queue) trim() {
 
 func (q *queue) droppable(c Class) bool {
 	f := &q.cls[c]
-	switch f.len() {
-	case 0:
-		return false
-	case 1:
-		return f.front().seq != q.inflight
-	}
-	return true
+	return f.len() > q.sending[c]
 }
 
 // drop removes and returns the oldest record of class c that is not in
@@ -217,8 +213,8 @@ func (q *queue) droppable(c Class) bool {
 func (q *queue) drop(c Class) *record {
 	f := &q.cls[c]
 	var r *record
-	if f.front().seq == q.inflight {
-		r = f.popSecond()
+	if q.sending[c] > 0 {
+		r = f.removeAt(q.sending[c])
 	} else {
 		r = f.pop()
 	}
@@ -232,34 +228,45 @@ func (q *queue) drop(c Class) *record {
 	return r
 }
 
-// head returns the record to send next and marks it in flight, or nil if
-// the queue is empty.
-func (q *queue) head() *record {
+// next returns the oldest record not in flight and marks it in flight,
+// or nil if there is none.
+func (q *queue) next() *record {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	var h *record
+	hc := 0
 	for c := range q.cls {
 		f := &q.cls[c]
-		if f.len() > 0 && (h == nil || f.front().seq < h.seq) {
-			h = f.front()
+		if k := q.sending[c]; f.len() > k && (h == nil || f.items[f.head+k].seq < h.seq) {
+			h, hc = f.items[f.head+k], c
 		}
 	}
 	if h != nil {
-		q.inflight = h.seq
+		q.sending[hc]++
 	}
 	return h
 }
 
-// ack removes r, the record in flight, once it was sent.
+// sent removes r, the oldest record in flight, from the queue; it reports
+// false if r is not that record (it cannot happen).
+func (q *queue) sent(r *record) bool {
+	c := r.msg.Class
+	f := &q.cls[c]
+	if q.sending[c] == 0 || f.front() != r {
+		return false
+	}
+	q.sending[c]--
+	f.pop()
+	return true
+}
+
+// ack removes r, the oldest record in flight, once it was sent.
 func (q *queue) ack(r *record) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	q.inflight = 0
-	f := &q.cls[r.msg.Class]
-	if f.len() == 0 || f.front() != r { // cannot happen: the record in flight is never dropped
+	if !q.sent(r) {
 		return
 	}
-	f.pop()
 	q.n--
 	q.bytes -= r.mem()
 	if q.disk != nil {
@@ -272,12 +279,9 @@ func (q *queue) ack(r *record) {
 func (q *queue) discard(r *record) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	q.inflight = 0
-	f := &q.cls[r.msg.Class]
-	if f.len() == 0 || f.front() != r {
+	if !q.sent(r) {
 		return
 	}
-	f.pop()
 	q.n--
 	q.bytes -= r.mem()
 	q.dropped[r.msg.Class]++
@@ -287,10 +291,11 @@ func (q *queue) discard(r *record) {
 	}
 }
 
-// release clears the in-flight mark: the record stays at the head.
+// release clears the in-flight marks: the records stay queued, to be
+// sent again from the oldest.
 func (q *queue) release() {
 	q.mu.Lock()
-	q.inflight = 0
+	q.sending = [numClasses]int{}
 	q.mu.Unlock()
 }
 

@@ -30,11 +30,11 @@ func contents(q *queue) []string {
 	return out
 }
 
-// drain sends everything: it returns the payloads in the order head gives
+// drain sends everything: it returns the payloads in the order next gives
 // them.
 func drain(q *queue) []string {
 	var out []string
-	for r := q.head(); r != nil; r = q.head() {
+	for r := q.next(); r != nil; r = q.next() {
 		out = append(out, string(r.payload))
 		q.ack(r)
 	}
@@ -133,7 +133,7 @@ func TestQueueNeverDropsTheMessageInFlight(t *testing.T) {
 	q := newQueue(2, slog.New(slog.DiscardHandler))
 	push(q, "C1")
 	push(q, "C2")
-	h := q.head()
+	h := q.next()
 	if string(h.payload) != "C1" {
 		t.Fatalf("head %s", h.payload)
 	}
@@ -150,10 +150,44 @@ func TestQueueNeverDropsTheMessageInFlight(t *testing.T) {
 		t.Fatalf("after the ack %q", got)
 	}
 	// A failed send leaves the head in place.
-	h = q.head()
+	h = q.next()
 	q.release()
-	if h2 := q.head(); h2 != h {
+	if h2 := q.next(); h2 != h {
 		t.Errorf("head changed after release: %s", h2.payload)
+	}
+}
+
+// TestQueueWindow sends several messages before the first is
+// acknowledged: none of them is dropped, they are acknowledged in order,
+// and after a release they are sent again from the oldest.
+func TestQueueWindow(t *testing.T) {
+	q := newQueue(5, slog.New(slog.DiscardHandler))
+	for _, n := range []string{"C1", "E2", "C3", "C4", "S5"} {
+		push(q, n)
+	}
+	var win []*record
+	for range 3 {
+		win = append(win, q.next()) // C1 E2 C3 in flight
+	}
+	push(q, "E6") // C4 goes: C1 and C3 are in flight
+	if got := strings.Join(contents(q), " "); got != "C1 E2 C3 S5 E6" {
+		t.Fatalf("%q", got)
+	}
+	push(q, "E7") // no classification left to drop: S5 goes
+	if got := strings.Join(contents(q), " "); got != "C1 E2 C3 E6 E7" {
+		t.Fatalf("%q", got)
+	}
+	push(q, "E8") // E2 is in flight: E6 goes
+	if got := strings.Join(contents(q), " "); got != "C1 E2 C3 E7 E8" {
+		t.Fatalf("%q", got)
+	}
+	q.ack(win[0])
+	q.release() // the connection died with E2 and C3 unacknowledged
+	if got := strings.Join(drain(q), " "); got != "E2 C3 E7 E8" {
+		t.Errorf("sent again %q", got)
+	}
+	if d, _, _, _ := q.counters(); d[ClassClassification] != 1 || d[ClassState] != 1 || d[ClassEvent] != 1 {
+		t.Errorf("dropped %v", d)
 	}
 }
 
@@ -202,9 +236,9 @@ func TestDiskQueueSurvivesReopen(t *testing.T) {
 		push(q, fmt.Sprintf("%c%d", "CSE"[i%3], i))
 	}
 	for range 3 {
-		q.ack(q.head())
+		q.ack(q.next())
 	}
-	q.head() // in flight when the daemon stops: sent again
+	q.next() // in flight when the daemon stops: sent again
 	if err := q.close(); err != nil {
 		t.Fatal(err)
 	}
@@ -443,7 +477,7 @@ func BenchmarkQueuePushAck(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {
 				q.push("autoclipd/edge-1/yard/event", payload, Msg{QoS: 1, Class: ClassEvent})
-				q.ack(q.head())
+				q.ack(q.next())
 			}
 		})
 	}

@@ -18,6 +18,7 @@ else
   shlibs=$(cat /var/lib/dpkg/info/*.shlibs 2>/dev/null || true)
 fi
 
+readelf -h "$bin" >/dev/null 2>&1 || { echo "deb-depends: $bin: not an ELF file" >&2; exit 1; }
 needed=$(readelf -d "$bin" | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p')
 [ -n "$needed" ] || { echo "deb-depends: $bin: needs no shared library (static?)" >&2; exit 1; }
 
