@@ -15,6 +15,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"sort"
 	"sync"
 	"time"
 
@@ -95,8 +96,10 @@ type daemon struct {
 	cfg     *config.Config
 	cams    map[string]*camRun
 	enabled map[string]bool // run-time ON/OFF from <camera>/set, by camera
-	camCtx  context.Context
-	wg      sync.WaitGroup
+	// labelsOverride holds label sets chosen on <camera>/labels/set.
+	labelsOverride map[string]string
+	camCtx         context.Context
+	wg             sync.WaitGroup
 }
 
 // Run runs the daemon described by cfg until ctx is cancelled. Start-up
@@ -114,7 +117,7 @@ func Run(ctx context.Context, cfg *config.Config, o Options) (err error) {
 	if notify == nil {
 		notify = nopNotifier{}
 	}
-	d := &daemon{log: log, notify: notify, version: o.Version, cfg: cfg, cams: map[string]*camRun{}, enabled: map[string]bool{}}
+	d := &daemon{log: log, notify: notify, version: o.Version, cfg: cfg, cams: map[string]*camRun{}, enabled: map[string]bool{}, labelsOverride: map[string]string{}}
 
 	for _, dir := range []struct{ field, path string }{{"state_dir", cfg.StateDir}, {"cache_dir", cfg.CacheDir}} {
 		if dir.path == "" {
@@ -299,7 +302,14 @@ func Run(ctx context.Context, cfg *config.Config, o Options) (err error) {
 		}
 		d.sets.Release(cc.Labels) // drop the start-up reference taken above
 	}
-	d.publishDiscovery()
+	d.echoControls()
+	d.publishDiscovery(false)
+	ctl, err := d.startControl(ctx, brokerURL, pub.Options())
+	if err != nil {
+		log.Error("control topics unavailable", "err", err)
+	} else {
+		defer ctl.close()
+	}
 	log.Info("autoclipd running", "device", cfg.Device, "cameras", len(cfg.Cameras), "mqtt", brokerURL)
 	notify.Ready()
 	notify.Status(fmt.Sprintf("running %d cameras", len(cfg.Cameras)))
@@ -373,7 +383,7 @@ func (d *daemon) publishSetStatus(name string, st SetStatus) {
 		d.log.Warn("publishing label set status", "set", name, "err", err)
 	}
 	if st.State == "ok" {
-		d.publishDiscovery()
+		d.publishDiscovery(false)
 	}
 }
 
@@ -420,8 +430,9 @@ func (d *daemon) applyConfig(ctx context.Context, ncfg *config.Config) {
 	d.mu.Unlock()
 
 	want := map[string]config.Camera{}
-	for _, cc := range ncfg.Cameras {
-		want[cc.Name] = cc
+	for _, c := range ncfg.Cameras {
+		cc, _ := d.cameraConfig(c.Name) // the new config with run-time overrides
+		want[c.Name] = cc
 	}
 	d.mu.Lock()
 	var stop []*camRun
@@ -445,15 +456,12 @@ func (d *daemon) applyConfig(ctx context.Context, ncfg *config.Config) {
 	if labelsChanged {
 		d.sets.ReloadAll()
 	}
-	for _, cc := range ncfg.Cameras {
+	for _, c := range ncfg.Cameras {
+		cc := want[c.Name]
 		d.mu.Lock()
 		_, running := d.cams[cc.Name]
-		on, override := d.enabled[cc.Name]
 		d.mu.Unlock()
-		if !override {
-			on = cc.Enabled
-		}
-		if running || !on {
+		if running || !cc.Enabled {
 			continue
 		}
 		if err := d.startCamera(ctx, cc); err != nil {
@@ -462,7 +470,7 @@ func (d *daemon) applyConfig(ctx context.Context, ncfg *config.Config) {
 		}
 		d.log.Info("camera started by reload", "camera", cc.Name)
 	}
-	d.publishDiscovery()
+	d.publishDiscovery(false)
 }
 
 // camRun is one running camera: its capture and its scorer.
@@ -709,26 +717,36 @@ func (d *daemon) sendAll(msgs []events.Message) {
 }
 
 // publishDiscovery announces every camera to Home Assistant (when enabled)
-// and removes what a previous announcement had and the config no longer has.
-func (d *daemon) publishDiscovery() {
+// and removes what a previous announcement had and the config no longer
+// has. Unless force is set (Home Assistant restarted), an unchanged
+// announcement is not sent again.
+func (d *daemon) publishDiscovery(force bool) {
 	cfg := d.config()
 	if !cfg.HomeAssistant.Enabled || d.pub == nil {
 		return
 	}
-	disc := events.Discovery{
-		Prefix: cfg.HomeAssistant.Prefix, TopicPrefix: cfg.MQTT.TopicPrefix, Device: cfg.Device,
-		SWVersion: d.version, QoS: byte(cfg.MQTT.EventsQoS),
+	disc := d.discovery()
+	var names []string
+	if sets, _ := config.LoadLabelDir(cfg.Labels.Dir, cfg.Labels.Templates); sets != nil {
+		for n := range sets {
+			names = append(names, n)
+		}
+		sort.Strings(names)
 	}
 	var cams []events.DiscoveryCamera
-	for _, cc := range cfg.Cameras {
+	for _, c := range cfg.Cameras {
+		cc, _ := d.cameraConfig(c.Name)
 		ls := d.sets.Get(cc.Labels)
 		if ls == nil {
 			continue
 		}
-		cams = append(cams, events.DiscoveryCamera{Name: cc.Name, Labels: ls.EventLabels()})
+		cams = append(cams, events.DiscoveryCamera{Name: cc.Name, Labels: ls.EventLabels(), LabelSets: names})
 	}
 	d.discMu.Lock()
 	defer d.discMu.Unlock()
+	if !force && d.discLast != nil && reflect.DeepEqual(d.discLast, cams) {
+		return
+	}
 	if d.discLast != nil {
 		rm, err := disc.Removals(d.discLast, cams)
 		if err != nil {
