@@ -16,7 +16,7 @@ import (
 )
 
 // loadDemo loads the generated demo model with real ONNX Runtime.
-func loadDemo(t *testing.T, maxBatch int) *inference.Model {
+func loadDemo(t testing.TB, maxBatch int) *inference.Model {
 	t.Helper()
 	lib := os.Getenv("ORT_LIB")
 	if lib == "" {
