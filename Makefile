@@ -106,7 +106,7 @@ test-arm64: ## run the arm64 build under qemu-user: version, demo, classify (sam
 deb: ## build build/autoclipd_VERSION_ARCH.deb with nfpm (DEB_ARCH=amd64 or arm64), then lintian it
 	@scripts/deps.sh deb
 	@$(MAKE) --no-print-directory build-$(DEB_ARCH)
-	@pkg=$$(scripts/deb.sh $(DEB_ARCH)) && echo "$$pkg" && dpkg-deb --info "$$pkg" && \
+	@pkg=$$(SYSROOT_ARM64=$(SYSROOT_ARM64) scripts/deb.sh $(DEB_ARCH)) && echo "$$pkg" && dpkg-deb --info "$$pkg" && \
 	echo "lintian $$pkg:" && lintian --tag-display-limit 0 --fail-on error "$$pkg"
 
 test-deb: ## install the amd64 .deb in a fresh Debian chroot (debootstrap, cached) and run check-config there
