@@ -109,6 +109,10 @@ for f in /etc/autoclipd/config.yaml /etc/autoclipd/labels/example.txt; do
   grep -qx "$f" <<<"$conffiles" || fail "$f is not a conffile (conffiles: $conffiles)"
 done
 [ -f "$root/lib/systemd/system/autoclipd.service" ] || fail "no /lib/systemd/system/autoclipd.service"
+# The unit's credential file exists, empty and root-only, so the unit can start.
+pw=$root/etc/autoclipd/mqtt-password
+[ -f "$pw" ] && [ ! -s "$pw" ] && [ "$(stat -c '%a %U' "$pw")" = "600 root" ] ||
+  fail "/etc/autoclipd/mqtt-password: want an empty file, mode 600, owned by root: $(stat -c '%a %U %s bytes' "$pw" 2>&1)"
 # The bundled ONNX Runtime loads in the chroot (its dependencies are all there).
 ldd_out=$(in_root ldd /usr/lib/autoclipd/libonnxruntime.so.1) || fail "ldd libonnxruntime: $ldd_out"
 ! grep -q 'not found' <<<"$ldd_out" || fail "libonnxruntime.so.1 misses libraries: $(grep 'not found' <<<"$ldd_out")"
@@ -130,6 +134,8 @@ in_root apt-get remove -y -q autoclipd >"$work/apt-remove.log" 2>&1 || { tail "$
 [ -f "$root/etc/autoclipd/config.yaml" ] || fail "remove deleted the changed /etc/autoclipd/config.yaml"
 [ ! -e "$root/usr/bin/autoclipd" ] || fail "remove left /usr/bin/autoclipd"
 in_root apt-get purge -y -q autoclipd >"$work/apt-purge.log" 2>&1 || { tail "$work/apt-purge.log" >&2; fail "apt-get purge"; }
-[ ! -e "$root/etc/autoclipd/config.yaml" ] || fail "purge left /etc/autoclipd/config.yaml"
+for f in /etc/autoclipd/config.yaml /etc/autoclipd/mqtt-password /etc/autoclipd; do
+  [ ! -e "$root$f" ] || fail "purge left $f"
+done
 
 echo "test-deb: PASS ($(($(date +%s) - t0)) s: unpack, apt-get install, check-config, classify, remove, purge)"
