@@ -53,6 +53,18 @@ cleanup() {
   fi
 }
 trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# Unmounts what a killed earlier run left under $root (deepest first), so
+# that removing $root can never reach the host's /dev, /proc or /sys.
+unmount_stale() {
+  local m
+  while read -r m; do umount -l "$m" || true; done < <(awk -v r="$root/" 'index($2, r) == 1 { print $2 }' /proc/mounts | sort -r)
+  if grep -q " $root/" /proc/mounts; then
+    echo "test-deb: cannot unmount what is mounted under $root; remove it by hand" >&2
+    exit 1
+  fi
+}
 
 if [ ! -f "$tarball" ]; then
   echo "test-deb: debootstrap $SUITE (minbase, amd64) from $MIRROR; cached as $tarball" >&2
@@ -77,6 +89,7 @@ parch=$(dpkg-deb --field "$pkg" Architecture)
 fail() { echo "test-deb: FAIL: $*" >&2; exit 1; }
 
 t0=$(date +%s)
+unmount_stale
 rm -rf "$root"
 mkdir -p "$root" "$aptcache/partial"
 tar -C "$root" -xzf "$tarball"
