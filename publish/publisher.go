@@ -386,7 +386,7 @@ func (p *Publisher) onOwnStatus(c mqtt.Client, m mqtt.Message) {
 		return
 	}
 	p.log.Info("mqtt status offline while connected (a late last will): publishing online again", "topic", p.status)
-	c.Publish(p.status, statusQoS, true, StatusOnline) // not waited for: this is Paho's goroutine
+	go c.Publish(p.status, statusQoS, true, StatusOnline) // not from Paho's goroutine
 }
 
 // setCur records the current connection (nil: none) and wakes waiters.

@@ -108,7 +108,8 @@ type MosquittoServer struct {
 
 // StartMosquitto starts mosquitto (from $PATH, else /usr/sbin/mosquitto) on
 // a free 127.0.0.1 port with a temporary configuration (anonymous clients
-// allowed, no persistence) and waits until it accepts connections. The
+// allowed, no persistence, TCP_NODELAY so that Nagle's algorithm does not
+// hold small packets back for up to 40 ms) and waits until it accepts connections. The
 // broker is stopped by t.Cleanup; its log is printed if the test failed.
 func StartMosquitto(t testing.TB) *MosquittoServer {
 	t.Helper()
@@ -146,7 +147,7 @@ func StartMosquittoWith(t testing.TB, c MosquittoConfig) *MosquittoServer {
 	}
 	port := FreePort(t)
 	conf := filepath.Join(t.TempDir(), "mosquitto.conf")
-	cfg := fmt.Sprintf("listener %d 127.0.0.1\nallow_anonymous true\npersistence false\nlog_dest stderr\nlog_type error\nlog_type warning\nlog_type notice\nlog_type information\nlog_timestamp_format %%H:%%M:%%S\n", port)
+	cfg := fmt.Sprintf("listener %d 127.0.0.1\nallow_anonymous true\npersistence false\nset_tcp_nodelay true\nlog_dest stderr\nlog_type error\nlog_type warning\nlog_type notice\nlog_type information\nlog_timestamp_format %%H:%%M:%%S\n", port)
 	cfg += c.Extra
 	plain := ""
 	if c.TLS != nil {
