@@ -629,6 +629,12 @@ func TestQueuedDuringOutage(t *testing.T) {
 // queued at once and the op ends when the broker has acknowledged them
 // all, one at a time (ns/op is the time per message through the queue).
 func BenchmarkSendQoS1(b *testing.B) {
+	for _, inflight := range []int{1, DefaultInflight} {
+		b.Run(fmt.Sprintf("inflight=%d", inflight), func(b *testing.B) { benchmarkSend(b, inflight) })
+	}
+}
+
+func benchmarkSend(b *testing.B, inflight int) {
 	for _, bc := range []struct {
 		name string
 		url  func(b *testing.B) string
@@ -645,6 +651,7 @@ func BenchmarkSendQoS1(b *testing.B) {
 	} {
 		b.Run(bc.name, func(b *testing.B) {
 			o := testOptions(bc.url(b), "bench-send")
+			o.Inflight = inflight
 			p, err := New(context.Background(), o, nil)
 			if err != nil {
 				b.Fatal(err)
