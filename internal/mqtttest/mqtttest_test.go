@@ -190,3 +190,21 @@ func mqttConnects(url string) bool {
 	}
 	return ok
 }
+
+func TestProxyDelay(t *testing.T) {
+	addr, _ := Mosquitto(t)
+	proxy := NewProxy(t, addr)
+	measure := func() time.Duration {
+		start := time.Now()
+		if !mqttConnects(proxy.URL()) { // CONNECT/CONNACK: one round trip at least
+			t.Fatal("no connection through the proxy")
+		}
+		return time.Since(start)
+	}
+	measure() // warm up
+	proxy.SetDelay(100 * time.Millisecond)
+	if d := measure(); d < 200*time.Millisecond {
+		t.Errorf("connection through a proxy with 100 ms each way took %s, less than one round trip", d)
+	}
+	proxy.SetDelay(0)
+}
