@@ -2,6 +2,7 @@ package mqtttest
 
 import (
 	"net"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -207,4 +208,32 @@ func TestProxyDelay(t *testing.T) {
 		t.Errorf("connection through a proxy with 100 ms each way took %s, less than one round trip", d)
 	}
 	proxy.SetDelay(0)
+}
+
+func TestMosquittoUsers(t *testing.T) {
+	m := StartMosquittoWith(t, MosquittoConfig{Users: map[string]string{"cam": "s3cret"}})
+	connect := func(user, pass string) error {
+		o := mqtt.NewClientOptions().AddBroker(m.URL()).SetClientID("mqtttest-" + randomID()).SetConnectTimeout(2 * time.Second)
+		if user != "" {
+			o.SetUsername(user).SetPassword(pass)
+		}
+		c := mqtt.NewClient(o)
+		tok := c.Connect()
+		if !tok.WaitTimeout(5 * time.Second) {
+			return os.ErrDeadlineExceeded
+		}
+		if tok.Error() == nil {
+			c.Disconnect(50)
+		}
+		return tok.Error()
+	}
+	if err := connect("cam", "s3cret"); err != nil {
+		t.Errorf("right password: %v", err)
+	}
+	if err := connect("cam", "wrong"); err == nil {
+		t.Error("wrong password accepted")
+	}
+	if err := connect("", ""); err != nil {
+		t.Errorf("anonymous: %v", err)
+	}
 }
