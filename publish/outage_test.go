@@ -429,3 +429,32 @@ func TestOrderUnderRepeatedCuts(t *testing.T) {
 		})
 	}
 }
+
+// TestReliableQoS2 sends events with mqtt.reliable_qos 2 through a cut:
+// all arrive, in order.
+func TestReliableQoS2(t *testing.T) {
+	forEachBroker(t, func(t *testing.T, b testBroker) {
+		proxy := mqtttest.NewProxy(t, b.Addr())
+		o := testOptions(proxy.URL(), "qos2")
+		o.ReliableQoS = 2
+		p := newPublisher(t, o)
+		waitConnected(t, p, wait)
+		if m := p.MsgFor(ClassEvent); m.QoS != 2 || m.Retained {
+			t.Fatalf("MsgFor(event) = %+v", m)
+		}
+		sub := mqtttest.Subscribe(t, b.Addr(), "test/autoclipd/qos2/#")
+		topic := p.Topic("yard", "event")
+		const n = 200
+		for i := range n {
+			if err := p.Publish(topic, fmt.Appendf(nil, `{"seq":%d}`, i), p.MsgFor(ClassEvent)); err != nil {
+				t.Fatal(err)
+			}
+			if i == n/2 {
+				proxy.Cut()
+			}
+		}
+		waitDrained(t, p, wait)
+		waitEvent(t, sub, topic, n-1)
+		checkEvents(t, sub.All(), topic, n)
+	})
+}
