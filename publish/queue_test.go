@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 	"testing"
@@ -635,4 +636,39 @@ func TestDiskQueueSurvivesSIGKILL(t *testing.T) {
 		t.Errorf("read back E%d..E%d, child had reported E%d", first, lastBack, last)
 	}
 	t.Logf("child queued E0..E%d, read back E%d..E%d", last, first, lastBack)
+}
+
+// TestQueueMemoryBounded pushes 100 times the bound through a full queue
+// (a long outage): the queue's slices and the heap stay bounded.
+func TestQueueMemoryBounded(t *testing.T) {
+	const bound = 1000
+	q := newQueue(bound, slog.New(slog.DiscardHandler))
+	runtime.GC()
+	var before runtime.MemStats
+	runtime.ReadMemStats(&before)
+	for i := range 100 * bound {
+		class := ClassClassification
+		if i%10 == 0 {
+			class = ClassEvent
+		}
+		q.push("autoclipd/edge-1/yard/classification", make([]byte, 1024), Msg{Class: class})
+	}
+	if d := q.depth(); d != bound {
+		t.Fatalf("depth %d", d)
+	}
+	for c := range q.cls {
+		if n := cap(q.cls[c].items); n > 4*bound {
+			t.Errorf("class %v: slice of %d for at most %d records", Class(c), n, bound)
+		}
+	}
+	runtime.GC()
+	var after runtime.MemStats
+	runtime.ReadMemStats(&after)
+	grown := int64(after.HeapAlloc) - int64(before.HeapAlloc)
+	// 1000 records of 1 KiB plus their slices: about 1.2 MB.
+	if grown > 8<<20 {
+		t.Errorf("heap grew by %d bytes for %d queued KiB", grown, bound)
+	}
+	t.Logf("heap grew by %d bytes holding %d records of 1 KiB", grown, bound)
+	runtime.KeepAlive(q)
 }
