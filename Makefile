@@ -109,10 +109,10 @@ deb: ## build build/autoclipd_VERSION_ARCH.deb with nfpm (DEB_ARCH=amd64 or arm6
 	@pkg=$$(SYSROOT_ARM64=$(SYSROOT_ARM64) scripts/deb.sh $(DEB_ARCH)) && echo "$$pkg" && dpkg-deb --info "$$pkg" && \
 	echo "lintian $$pkg:" && lintian --tag-display-limit 0 --fail-on error "$$pkg"
 
-test-deb: ## install the amd64 .deb in a fresh Debian chroot (debootstrap, cached) and run check-config there
+test-deb: ## install the .deb in a fresh Debian chroot (debootstrap, cached), run check-config and classify there (DEB_ARCH=arm64: under qemu-user)
 	@scripts/deps.sh deb
-	@$(MAKE) --no-print-directory build-amd64
-	@pkg=$$(scripts/deb.sh amd64) && scripts/test-deb.sh "$$pkg"
+	@$(MAKE) --no-print-directory build-$(DEB_ARCH)
+	@pkg=$$(SYSROOT_ARM64=$(SYSROOT_ARM64) scripts/deb.sh $(DEB_ARCH)) && scripts/test-deb.sh "$$pkg"
 
 clean: ## remove build output (keeps the ONNX Runtime cache and the arm64 sysroot in .cache/)
 	rm -rf bin build $(DEMO)

@@ -6,7 +6,8 @@
 # Runtime, `autoclipd demo` + `classify` with that runtime; then removes and
 # purges the package. Used by make test-deb.
 #
-# Usage: scripts/test-deb.sh PKG.deb        (amd64 packages on an amd64 host)
+# Usage: scripts/test-deb.sh PKG.deb        (amd64 packages on an amd64 host;
+#                                            arm64 ones go to test-deb-arm64.sh)
 #        scripts/test-deb.sh --prepare      (only make the cached chroot tarball)
 # Environment: MIRROR, SUITE (as scripts/sysroot-arm64.sh); KEEP=1 keeps the
 # chroot in build/test-deb/root for a look.
@@ -33,6 +34,11 @@ if [ -z "${MIRROR:-}" ]; then
   MIRROR=$(grep -hoE '^(URIs:|deb) +https?://[^ ]+/debian/?( |$)' /etc/apt/sources.list /etc/apt/sources.list.d/*.sources /etc/apt/sources.list.d/*.list 2>/dev/null |
     grep -oE 'https?://[^ ]+' | head -1 || true)
   MIRROR=${MIRROR:-http://deb.debian.org/debian}
+fi
+
+# arm64 packages are checked under qemu-user instead of in a chroot.
+if [ -f "${1:-}" ] && [ "$(dpkg-deb --field "$1" Architecture)" = arm64 ]; then
+  exec scripts/test-deb-arm64.sh "$1"
 fi
 
 tarball=.cache/debootstrap-$SUITE-amd64.tar.gz
