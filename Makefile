@@ -106,13 +106,13 @@ test-arm64: ## run the arm64 build under qemu-user: version, demo, classify (sam
 deb: ## build build/autoclipd_VERSION_ARCH.deb with nfpm (DEB_ARCH=amd64 or arm64), then lintian it
 	@scripts/deps.sh deb
 	@$(MAKE) --no-print-directory build-$(DEB_ARCH)
-	@pkg=$$(scripts/deb.sh $(DEB_ARCH)) && echo "$$pkg" && dpkg-deb --info "$$pkg" && \
+	@pkg=$$(SYSROOT_ARM64=$(SYSROOT_ARM64) scripts/deb.sh $(DEB_ARCH)) && echo "$$pkg" && dpkg-deb --info "$$pkg" && \
 	echo "lintian $$pkg:" && lintian --tag-display-limit 0 --fail-on error "$$pkg"
 
-test-deb: ## install the amd64 .deb in a fresh Debian chroot (debootstrap, cached) and run check-config there
+test-deb: ## install the .deb in a fresh Debian chroot (debootstrap, cached), run check-config and classify there (DEB_ARCH=arm64: under qemu-user)
 	@scripts/deps.sh deb
-	@$(MAKE) --no-print-directory build-amd64
-	@pkg=$$(scripts/deb.sh amd64) && scripts/test-deb.sh "$$pkg"
+	@$(MAKE) --no-print-directory build-$(DEB_ARCH)
+	@pkg=$$(SYSROOT_ARM64=$(SYSROOT_ARM64) scripts/deb.sh $(DEB_ARCH)) && scripts/test-deb.sh "$$pkg"
 
 clean: ## remove build output (keeps the ONNX Runtime cache and the arm64 sysroot in .cache/)
 	rm -rf bin build $(DEMO)

@@ -295,7 +295,9 @@ func (d *diskLog) collect() {
 }
 
 // compact writes recs (the live records, in seq order) into a new
-// segment, which becomes the active one, and deletes the older ones.
+// segment, which becomes the active one, and deletes the older ones. The
+// new segment appears under its name only once complete and synced; until
+// it does, the old segments stay as they are.
 func (d *diskLog) compact(recs []*record) error {
 	id := d.active().id + 1
 	path := filepath.Join(d.dir, segName(id))
@@ -306,20 +308,24 @@ func (d *diskLog) compact(recs []*record) error {
 			buf = appendData(buf, r)
 		}
 	}
-	if err := writeSync(tmp, buf); err != nil {
+	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o600)
+	if err != nil {
 		return err
 	}
-	if err := os.Rename(tmp, path); err != nil {
+	if _, err = f.Write(buf); err == nil {
+		err = f.Sync()
+	}
+	if err == nil {
+		err = os.Rename(tmp, path) // f stays valid: it becomes the active segment
+	}
+	if err != nil {
+		_ = f.Close()
 		_ = os.Remove(tmp)
 		return err
 	}
 	if dir, err := os.Open(d.dir); err == nil {
 		_ = dir.Sync()
 		_ = dir.Close()
-	}
-	f, err := os.OpenFile(path, os.O_WRONLY, 0o600)
-	if err != nil {
-		return err
 	}
 	_ = d.f.Close()
 	for _, s := range d.segs {
@@ -339,24 +345,6 @@ func (d *diskLog) compact(recs []*record) error {
 	d.compactions++
 	d.log.Debug("mqtt queue compacted", "file", path, "records", s.live, "bytes", s.bytes)
 	return nil
-}
-
-func writeSync(path string, b []byte) error {
-	f, err := os.OpenFile(path, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o600)
-	if err != nil {
-		return err
-	}
-	if _, err := f.Write(b); err != nil {
-		_ = f.Close()
-		_ = os.Remove(path)
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		_ = f.Close()
-		_ = os.Remove(path)
-		return err
-	}
-	return f.Close()
 }
 
 // close syncs and closes the active segment.

@@ -353,3 +353,108 @@ func TestPoisonMessageDropped(t *testing.T) {
 		t.Errorf("no error line for the dropped message:\n%s", buf)
 	}
 }
+
+// TestOrderUnderRepeatedCuts cuts the connection ten times while events
+// are published as fast as they come, with one message in flight and with
+// a window of 16: every event arrives, in order, no gaps.
+func TestOrderUnderRepeatedCuts(t *testing.T) {
+	t.Parallel()
+	for _, inflight := range []int{1, DefaultInflight} {
+		t.Run(fmt.Sprintf("inflight=%d", inflight), func(t *testing.T) {
+			m := mqtttest.StartMosquitto(t)
+			proxy := mqtttest.NewProxy(t, m.Addr())
+			o := testOptions(proxy.URL(), "cuts")
+			o.WriteTimeout = 500 * time.Millisecond
+			o.Inflight = inflight
+			p := newPublisher(t, o)
+			waitConnected(t, p, wait)
+			sub := mqtttest.Subscribe(t, m.Addr(), "test/autoclipd/cuts/#")
+			topic := p.Topic("yard", "event")
+			stop := make(chan struct{})
+			count := make(chan int)
+			go func() {
+				i := 0
+				defer func() { count <- i }()
+				for {
+					select {
+					case <-stop:
+						return
+					default:
+					}
+					if err := p.Publish(topic, fmt.Appendf(nil, `{"seq":%d}`, i), p.MsgFor(ClassEvent)); err != nil {
+						t.Errorf("event %d: %v", i, err)
+						return
+					}
+					i++
+					if i%5 == 0 { // a few thousand a second: less than the queue bound per stall
+						time.Sleep(time.Millisecond)
+					}
+				}
+			}()
+			cuts := 0
+			for range 10 {
+				// Cut each connection 30 ms after it came up.
+				before := p.Stats().Connects
+				time.Sleep(30 * time.Millisecond)
+				if n := proxy.Cut(); n != 1 {
+					t.Fatalf("cut %d connections", n)
+				}
+				cuts++
+				deadline := time.Now().Add(wait)
+				for p.Stats().Connects == before || !p.Connected() {
+					if time.Now().After(deadline) {
+						t.Fatal("not reconnected")
+					}
+					time.Sleep(time.Millisecond)
+				}
+			}
+			time.Sleep(30 * time.Millisecond)
+			close(stop)
+			n := <-count
+			waitDrained(t, p, 30*time.Second)
+			deadline := time.Now().Add(wait)
+			for !p.Connected() && time.Now().Before(deadline) {
+				time.Sleep(5 * time.Millisecond)
+			}
+			s := p.Stats()
+			if s.Dropped != 0 {
+				t.Fatalf("the queue overflowed (published too fast for the test): stats %+v", s)
+			}
+			waitEvent(t, sub, topic, n-1)
+			dups := checkEvents(t, sub.All(), topic, n)
+			t.Logf("%d events, %d cuts, %d duplicates, stats %+v", n, cuts, dups, s)
+			if cuts != 10 || s.Reconnects != 10 {
+				t.Errorf("%d cuts, stats %+v", cuts, s)
+			}
+		})
+	}
+}
+
+// TestReliableQoS2 sends events with mqtt.reliable_qos 2 through a cut:
+// all arrive, in order.
+func TestReliableQoS2(t *testing.T) {
+	forEachBroker(t, func(t *testing.T, b testBroker) {
+		proxy := mqtttest.NewProxy(t, b.Addr())
+		o := testOptions(proxy.URL(), "qos2")
+		o.ReliableQoS = 2
+		p := newPublisher(t, o)
+		waitConnected(t, p, wait)
+		if m := p.MsgFor(ClassEvent); m.QoS != 2 || m.Retained {
+			t.Fatalf("MsgFor(event) = %+v", m)
+		}
+		sub := mqtttest.Subscribe(t, b.Addr(), "test/autoclipd/qos2/#")
+		topic := p.Topic("yard", "event")
+		const n = 200
+		for i := range n {
+			if err := p.Publish(topic, fmt.Appendf(nil, `{"seq":%d}`, i), p.MsgFor(ClassEvent)); err != nil {
+				t.Fatal(err)
+			}
+			if i == n/2 {
+				proxy.Cut()
+			}
+		}
+		waitDrained(t, p, wait)
+		waitEvent(t, sub, topic, n-1)
+		checkEvents(t, sub.All(), topic, n)
+	})
+}

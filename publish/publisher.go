@@ -53,12 +53,17 @@ var ErrClosed = errors.New("publisher closed")
 // methods are safe for concurrent use.
 //
 // Queue: Publish only appends the message to the Publisher's outgoing
-// queue and returns; one goroutine sends the queue's head, waits until it
-// is done (PUBACK for QoS 1, PUBCOMP for QoS 2, written for QoS 0), removes
-// it and sends the next. So messages go out one at a time in the order of
-// the Publish calls, across reconnections and, with Options.QueueDir, across
-// restarts; a message whose acknowledgement was lost with the connection is
-// sent again (a QoS 1 duplicate, never a reordering). While the broker is
+// queue and returns; one goroutine sends the oldest messages, at most
+// Options.Inflight at a time on the connection, and removes each from the
+// queue, in order, once it is done (PUBACK for QoS 1, PUBCOMP for QoS 2,
+// written for QoS 0). So messages go out in the order of the Publish
+// calls, across reconnections and, with Options.QueueDir, across restarts:
+// when a connection is lost, the messages not yet acknowledged are sent
+// again on the next one, from the oldest (QoS 1 duplicates, never a
+// reordering or a gap; subscribers drop duplicates by their own sequence
+// numbers). No Paho Publish call spans a reconnection: the next attempt
+// waits for one still in progress (at most Options.WriteTimeout), which
+// Paho would otherwise write first on the new connection. While the broker is
 // away, before the first connection too, messages of every QoS wait in the
 // queue. The queue holds at most Options.Queue messages and
 // Options.QueueBytes bytes; past that, the oldest message of the lowest
@@ -386,7 +391,7 @@ func (p *Publisher) onOwnStatus(c mqtt.Client, m mqtt.Message) {
 		return
 	}
 	p.log.Info("mqtt status offline while connected (a late last will): publishing online again", "topic", p.status)
-	c.Publish(p.status, statusQoS, true, StatusOnline) // not waited for: this is Paho's goroutine
+	go c.Publish(p.status, statusQoS, true, StatusOnline) // not from Paho's goroutine
 }
 
 // setCur records the current connection (nil: none) and wakes waiters.

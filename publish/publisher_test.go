@@ -627,13 +627,26 @@ func TestQueuedDuringOutage(t *testing.T) {
 
 // BenchmarkSendQoS1 measures the sender: b.N events of 200 bytes are
 // queued at once and the op ends when the broker has acknowledged them
-// all, one at a time (ns/op is the time per message through the queue).
+// all (ns/op is the time per message through the queue), with one and 16
+// messages in flight, on loopback and through a proxy adding 1 ms each
+// way.
 func BenchmarkSendQoS1(b *testing.B) {
+	for _, inflight := range []int{1, DefaultInflight} {
+		b.Run(fmt.Sprintf("inflight=%d", inflight), func(b *testing.B) { benchmarkSend(b, inflight) })
+	}
+}
+
+func benchmarkSend(b *testing.B, inflight int) {
 	for _, bc := range []struct {
 		name string
 		url  func(b *testing.B) string
 	}{
 		{"mosquitto", func(b *testing.B) string { return mqtttest.StartMosquitto(b).URL() }},
+		{"mosquitto-rtt-2ms", func(b *testing.B) string {
+			proxy := mqtttest.NewProxy(b, mqtttest.StartMosquitto(b).Addr())
+			proxy.SetDelay(time.Millisecond)
+			return proxy.URL()
+		}},
 		{"embedded", func(b *testing.B) string {
 			br, err := StartBroker("127.0.0.1:0", nil)
 			if err != nil {
@@ -645,6 +658,7 @@ func BenchmarkSendQoS1(b *testing.B) {
 	} {
 		b.Run(bc.name, func(b *testing.B) {
 			o := testOptions(bc.url(b), "bench-send")
+			o.Inflight = inflight
 			p, err := New(context.Background(), o, nil)
 			if err != nil {
 				b.Fatal(err)

@@ -1,11 +1,14 @@
 package publish
 
 import (
+	"bufio"
 	"bytes"
 	"fmt"
 	"log/slog"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 	"testing"
@@ -568,4 +571,104 @@ func FuzzOpenDiskQueue(f *testing.F) {
 			t.Fatalf("second open warns: %s", lb2.String())
 		}
 	})
+}
+
+// TestDiskQueueSurvivesSIGKILL runs a child process that queues events on
+// disk (and sends some) as fast as it can, kills it with SIGKILL, and
+// reads the directory back: every event the child had queued and not sent
+// is there, in order, nothing missing in between.
+func TestDiskQueueSurvivesSIGKILL(t *testing.T) {
+	if dir := os.Getenv("AUTOCLIPD_TEST_QUEUE_CHILD"); dir != "" {
+		q, err := openQueue(100000, DefaultQueueBytes, dir, slog.New(slog.DiscardHandler), nil)
+		if err != nil {
+			fmt.Println("error:", err)
+			os.Exit(1)
+		}
+		for i := 0; ; i++ {
+			push(q, fmt.Sprintf("E%d", i))
+			if i%3 == 2 { // send one of every three
+				q.ack(q.next())
+			}
+			fmt.Println(i) // queued (written) before it is reported
+		}
+	}
+	dir := t.TempDir()
+	cmd := exec.Command(os.Args[0], "-test.run=^TestDiskQueueSurvivesSIGKILL$")
+	cmd.Env = append(os.Environ(), "AUTOCLIPD_TEST_QUEUE_CHILD="+dir)
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	sc := bufio.NewScanner(out)
+	last := -1
+	for sc.Scan() && last < 3000 {
+		if _, err := fmt.Sscan(sc.Text(), &last); err != nil {
+			t.Fatalf("child: %q", sc.Text())
+		}
+	}
+	_ = cmd.Process.Kill() // SIGKILL: no chance to close anything
+	_ = cmd.Wait()
+	if last < 3000 {
+		t.Fatalf("child stopped after %d", last)
+	}
+
+	q, _ := openTestQueue(t, dir, 100000)
+	got := contents(q)
+	if len(got) == 0 {
+		t.Fatal("nothing read back")
+	}
+	var first int
+	if _, err := fmt.Sscanf(got[0], "E%d", &first); err != nil {
+		t.Fatal(err)
+	}
+	for i, g := range got {
+		if want := fmt.Sprintf("E%d", first+i); g != want {
+			t.Fatalf("record %d is %s, want %s: gap or reordering", i, g, want)
+		}
+	}
+	lastBack := first + len(got) - 1
+	// The child may have gone on past what the test read: everything it
+	// reported is there, and one of every three up to the last is sent.
+	if lastBack < last || first < (lastBack+1)/3-1 || first > (lastBack+1)/3+1 {
+		t.Errorf("read back E%d..E%d, child had reported E%d", first, lastBack, last)
+	}
+	t.Logf("child queued E0..E%d, read back E%d..E%d", last, first, lastBack)
+}
+
+// TestQueueMemoryBounded pushes 100 times the bound through a full queue
+// (a long outage): the queue's slices and the heap stay bounded.
+func TestQueueMemoryBounded(t *testing.T) {
+	const bound = 1000
+	q := newQueue(bound, slog.New(slog.DiscardHandler))
+	runtime.GC()
+	var before runtime.MemStats
+	runtime.ReadMemStats(&before)
+	for i := range 100 * bound {
+		class := ClassClassification
+		if i%10 == 0 {
+			class = ClassEvent
+		}
+		q.push("autoclipd/edge-1/yard/classification", make([]byte, 1024), Msg{Class: class})
+	}
+	if d := q.depth(); d != bound {
+		t.Fatalf("depth %d", d)
+	}
+	for c := range q.cls {
+		if n := cap(q.cls[c].items); n > 4*bound {
+			t.Errorf("class %v: slice of %d for at most %d records", Class(c), n, bound)
+		}
+	}
+	runtime.GC()
+	var after runtime.MemStats
+	runtime.ReadMemStats(&after)
+	grown := int64(after.HeapAlloc) - int64(before.HeapAlloc)
+	// 1000 records of 1 KiB plus their slices: about 1.2 MB.
+	if grown > 8<<20 {
+		t.Errorf("heap grew by %d bytes for %d queued KiB", grown, bound)
+	}
+	t.Logf("heap grew by %d bytes holding %d records of 1 KiB", grown, bound)
+	runtime.KeepAlive(q)
 }

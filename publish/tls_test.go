@@ -147,3 +147,48 @@ func TestSecretsNotLogged(t *testing.T) {
 		t.Errorf("logged %s", out)
 	}
 }
+
+// TestUsernamePassword authenticates to mosquitto with a password file:
+// the right password connects, a wrong one is a clear error, retried,
+// and the password shows in no log line.
+func TestUsernamePassword(t *testing.T) {
+	t.Parallel()
+	const secret = "pa55-w0rd-xyz"
+	m := mqtttest.StartMosquittoWith(t, mqtttest.MosquittoConfig{Users: map[string]string{"autoclipd": secret}})
+	for _, tc := range []struct {
+		name, password string
+		ok             bool
+	}{
+		{"right password", secret, true},
+		{"wrong password", secret + "-not", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			log, buf := testLoggerBuf(t)
+			o := testOptions(m.URL(), "auth")
+			o.Username, o.Password = "autoclipd", tc.password
+			p, err := New(context.Background(), o, log)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer p.Close(context.Background())
+			if tc.ok {
+				waitConnected(t, p, wait)
+				sub := mqtttest.Subscribe(t, m.Addr(), p.StatusTopic())
+				if s, err := sub.Next(wait); err != nil || string(s.Payload) != StatusOnline {
+					t.Errorf("status %v %v", s, err)
+				}
+			} else {
+				deadline := time.Now().Add(wait)
+				for strings.Count(buf.String(), "mqtt connection attempt failed") < 3 && time.Now().Before(deadline) {
+					time.Sleep(20 * time.Millisecond)
+				}
+				if n := strings.Count(buf.String(), "mqtt connection attempt failed"); n < 3 || !strings.Contains(buf.String(), "not Authorized") || p.Connected() {
+					t.Errorf("%d attempts, connected %v, want a retried 'not Authorized':\n%s", n, p.Connected(), buf)
+				}
+			}
+			if strings.Contains(buf.String(), "pa55") {
+				t.Errorf("password in the log:\n%s", buf)
+			}
+		})
+	}
+}

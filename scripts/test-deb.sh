@@ -6,7 +6,8 @@
 # Runtime, `autoclipd demo` + `classify` with that runtime; then removes and
 # purges the package. Used by make test-deb.
 #
-# Usage: scripts/test-deb.sh PKG.deb        (amd64 packages on an amd64 host)
+# Usage: scripts/test-deb.sh PKG.deb        (amd64 packages on an amd64 host;
+#                                            arm64 ones go to test-deb-arm64.sh)
 #        scripts/test-deb.sh --prepare      (only make the cached chroot tarball)
 # Environment: MIRROR, SUITE (as scripts/sysroot-arm64.sh); KEEP=1 keeps the
 # chroot in build/test-deb/root for a look.
@@ -35,6 +36,11 @@ if [ -z "${MIRROR:-}" ]; then
   MIRROR=${MIRROR:-http://deb.debian.org/debian}
 fi
 
+# arm64 packages are checked under qemu-user instead of in a chroot.
+if [ -f "${1:-}" ] && [ "$(dpkg-deb --field "$1" Architecture)" = arm64 ]; then
+  exec scripts/test-deb-arm64.sh "$1"
+fi
+
 tarball=.cache/debootstrap-$SUITE-amd64.tar.gz
 aptcache=$PWD/.cache/test-deb-apt
 work=$PWD/build/test-deb
@@ -53,6 +59,18 @@ cleanup() {
   fi
 }
 trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# Unmounts what a killed earlier run left under $root (deepest first), so
+# that removing $root can never reach the host's /dev, /proc or /sys.
+unmount_stale() {
+  local m
+  while read -r m; do umount -l "$m" || true; done < <(awk -v r="$root/" 'index($2, r) == 1 { print $2 }' /proc/mounts | sort -r)
+  if grep -q " $root/" /proc/mounts; then
+    echo "test-deb: cannot unmount what is mounted under $root; remove it by hand" >&2
+    exit 1
+  fi
+}
 
 if [ ! -f "$tarball" ]; then
   echo "test-deb: debootstrap $SUITE (minbase, amd64) from $MIRROR; cached as $tarball" >&2
@@ -77,6 +95,7 @@ parch=$(dpkg-deb --field "$pkg" Architecture)
 fail() { echo "test-deb: FAIL: $*" >&2; exit 1; }
 
 t0=$(date +%s)
+unmount_stale
 rm -rf "$root"
 mkdir -p "$root" "$aptcache/partial"
 tar -C "$root" -xzf "$tarball"
@@ -109,6 +128,10 @@ for f in /etc/autoclipd/config.yaml /etc/autoclipd/labels/example.txt; do
   grep -qx "$f" <<<"$conffiles" || fail "$f is not a conffile (conffiles: $conffiles)"
 done
 [ -f "$root/lib/systemd/system/autoclipd.service" ] || fail "no /lib/systemd/system/autoclipd.service"
+# The unit's credential file exists, empty and root-only, so the unit can start.
+pw=$root/etc/autoclipd/mqtt-password
+[ -f "$pw" ] && [ ! -s "$pw" ] && [ "$(stat -c '%a %U' "$pw")" = "600 root" ] ||
+  fail "/etc/autoclipd/mqtt-password: want an empty file, mode 600, owned by root: $(stat -c '%a %U %s bytes' "$pw" 2>&1)"
 # The bundled ONNX Runtime loads in the chroot (its dependencies are all there).
 ldd_out=$(in_root ldd /usr/lib/autoclipd/libonnxruntime.so.1) || fail "ldd libonnxruntime: $ldd_out"
 ! grep -q 'not found' <<<"$ldd_out" || fail "libonnxruntime.so.1 misses libraries: $(grep 'not found' <<<"$ldd_out")"
@@ -130,6 +153,8 @@ in_root apt-get remove -y -q autoclipd >"$work/apt-remove.log" 2>&1 || { tail "$
 [ -f "$root/etc/autoclipd/config.yaml" ] || fail "remove deleted the changed /etc/autoclipd/config.yaml"
 [ ! -e "$root/usr/bin/autoclipd" ] || fail "remove left /usr/bin/autoclipd"
 in_root apt-get purge -y -q autoclipd >"$work/apt-purge.log" 2>&1 || { tail "$work/apt-purge.log" >&2; fail "apt-get purge"; }
-[ ! -e "$root/etc/autoclipd/config.yaml" ] || fail "purge left /etc/autoclipd/config.yaml"
+for f in /etc/autoclipd/config.yaml /etc/autoclipd/mqtt-password /etc/autoclipd; do
+  [ ! -e "$root$f" ] || fail "purge left $f"
+done
 
 echo "test-deb: PASS ($(($(date +%s) - t0)) s: unpack, apt-get install, check-config, classify, remove, purge)"

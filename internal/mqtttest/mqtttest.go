@@ -108,7 +108,8 @@ type MosquittoServer struct {
 
 // StartMosquitto starts mosquitto (from $PATH, else /usr/sbin/mosquitto) on
 // a free 127.0.0.1 port with a temporary configuration (anonymous clients
-// allowed, no persistence) and waits until it accepts connections. The
+// allowed, no persistence, TCP_NODELAY so that Nagle's algorithm does not
+// hold small packets back for up to 40 ms) and waits until it accepts connections. The
 // broker is stopped by t.Cleanup; its log is printed if the test failed.
 func StartMosquitto(t testing.TB) *MosquittoServer {
 	t.Helper()
@@ -126,6 +127,38 @@ type MosquittoConfig struct {
 	// Extra is appended to the configuration (global options such as
 	// "max_packet_size 1000\n").
 	Extra string
+	// Users, when set, is written as a password file (user -> password)
+	// with mosquitto_passwd: a client that gives a username must give its
+	// password; anonymous clients (the test subscribers) are still allowed.
+	Users map[string]string
+}
+
+// passwordFile writes users into a mosquitto password file in a directory
+// mosquitto can read when it drops privileges, and returns its path.
+func passwordFile(t testing.TB, users map[string]string) string {
+	t.Helper()
+	dir, err := os.MkdirTemp("", "mqtttest-users-")
+	if err != nil {
+		t.Fatalf("mqtttest: %v", err)
+	}
+	t.Cleanup(func() { _ = os.RemoveAll(dir) })
+	if err := os.Chmod(dir, 0o755); err != nil {
+		t.Fatalf("mqtttest: %v", err)
+	}
+	path := filepath.Join(dir, "passwd")
+	if err := os.WriteFile(path, nil, 0o644); err != nil {
+		t.Fatalf("mqtttest: %v", err)
+	}
+	for user, pass := range users {
+		out, err := exec.Command("mosquitto_passwd", "-b", path, user, pass).CombinedOutput()
+		if err != nil {
+			t.Fatalf("mqtttest: mosquitto_passwd: %v: %s", err, out)
+		}
+	}
+	if err := os.Chmod(path, 0o644); err != nil {
+		t.Fatalf("mqtttest: %v", err)
+	}
+	return path
 }
 
 // TLSFiles are the PEM files of a TLS listener.
@@ -146,8 +179,11 @@ func StartMosquittoWith(t testing.TB, c MosquittoConfig) *MosquittoServer {
 	}
 	port := FreePort(t)
 	conf := filepath.Join(t.TempDir(), "mosquitto.conf")
-	cfg := fmt.Sprintf("listener %d 127.0.0.1\nallow_anonymous true\npersistence false\nlog_dest stderr\nlog_type error\nlog_type warning\nlog_type notice\nlog_type information\nlog_timestamp_format %%H:%%M:%%S\n", port)
+	cfg := fmt.Sprintf("listener %d 127.0.0.1\nallow_anonymous true\npersistence false\nset_tcp_nodelay true\nlog_dest stderr\nlog_type error\nlog_type warning\nlog_type notice\nlog_type information\nlog_timestamp_format %%H:%%M:%%S\n", port)
 	cfg += c.Extra
+	if len(c.Users) > 0 {
+		cfg += "password_file " + passwordFile(t, c.Users) + "\n"
+	}
 	plain := ""
 	if c.TLS != nil {
 		// TLS options apply to the listener above them; the plain one

@@ -2,6 +2,7 @@ package mqtttest
 
 import (
 	"net"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -189,4 +190,50 @@ func mqttConnects(url string) bool {
 		c.Disconnect(50)
 	}
 	return ok
+}
+
+func TestProxyDelay(t *testing.T) {
+	addr, _ := Mosquitto(t)
+	proxy := NewProxy(t, addr)
+	measure := func() time.Duration {
+		start := time.Now()
+		if !mqttConnects(proxy.URL()) { // CONNECT/CONNACK: one round trip at least
+			t.Fatal("no connection through the proxy")
+		}
+		return time.Since(start)
+	}
+	measure() // warm up
+	proxy.SetDelay(100 * time.Millisecond)
+	if d := measure(); d < 200*time.Millisecond {
+		t.Errorf("connection through a proxy with 100 ms each way took %s, less than one round trip", d)
+	}
+	proxy.SetDelay(0)
+}
+
+func TestMosquittoUsers(t *testing.T) {
+	m := StartMosquittoWith(t, MosquittoConfig{Users: map[string]string{"cam": "s3cret"}})
+	connect := func(user, pass string) error {
+		o := mqtt.NewClientOptions().AddBroker(m.URL()).SetClientID("mqtttest-" + randomID()).SetConnectTimeout(2 * time.Second)
+		if user != "" {
+			o.SetUsername(user).SetPassword(pass)
+		}
+		c := mqtt.NewClient(o)
+		tok := c.Connect()
+		if !tok.WaitTimeout(5 * time.Second) {
+			return os.ErrDeadlineExceeded
+		}
+		if tok.Error() == nil {
+			c.Disconnect(50)
+		}
+		return tok.Error()
+	}
+	if err := connect("cam", "s3cret"); err != nil {
+		t.Errorf("right password: %v", err)
+	}
+	if err := connect("cam", "wrong"); err == nil {
+		t.Error("wrong password accepted")
+	}
+	if err := connect("", ""); err != nil {
+		t.Errorf("anonymous: %v", err)
+	}
 }

@@ -1,10 +1,11 @@
 package mqtttest
 
 import (
-	"io"
 	"net"
 	"sync"
+	"sync/atomic"
 	"testing"
+	"time"
 )
 
 // Proxy is a TCP proxy in front of a broker. Cutting its connections looks,
@@ -20,6 +21,8 @@ type Proxy struct {
 	down   bool // refuse new connections (see Down)
 	closed bool
 	wg     sync.WaitGroup
+
+	delay atomic.Int64 // one-way latency, nanoseconds (see SetDelay)
 }
 
 type pair struct{ client, broker net.Conn }
@@ -84,6 +87,11 @@ func (p *Proxy) Down() {
 	p.Cut()
 }
 
+// SetDelay makes the proxy hold every chunk of data it forwards, in both
+// directions, for d before writing it (a one-way latency of d, a round
+// trip of 2d). 0 turns it off.
+func (p *Proxy) SetDelay(d time.Duration) { p.delay.Store(int64(d)) }
+
 // Up ends an outage started by Down.
 func (p *Proxy) Up() {
 	p.mu.Lock()
@@ -136,10 +144,25 @@ func (p *Proxy) accept() {
 	}
 }
 
-// pipe copies src to dst; when either side ends, the pair is closed.
+// pipe copies src to dst (holding each chunk for the delay); when either
+// side ends, the pair is closed.
 func (p *Proxy) pipe(pr *pair, dst, src net.Conn) {
 	defer p.wg.Done()
-	_, _ = io.Copy(dst, src)
+	buf := make([]byte, 32<<10)
+	for {
+		n, err := src.Read(buf)
+		if n > 0 {
+			if d := time.Duration(p.delay.Load()); d > 0 {
+				time.Sleep(d)
+			}
+			if _, werr := dst.Write(buf[:n]); werr != nil {
+				break
+			}
+		}
+		if err != nil {
+			break
+		}
+	}
 	p.mu.Lock()
 	delete(p.pairs, pr)
 	p.mu.Unlock()

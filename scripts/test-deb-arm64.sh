@@ -1,0 +1,110 @@
+#!/usr/bin/env bash
+# Checks an arm64 autoclipd .deb on an amd64 host: apt resolves its Depends
+# in Debian's arm64 archive, and the packaged binary runs, under qemu-user,
+# with nothing but those packages' files: `version`, `check-config` on the
+# packaged /etc/autoclipd/config.yaml, and `demo` + `classify` with the
+# packaged ONNX Runtime. Used by make test-deb DEB_ARCH=arm64.
+#
+# Usage: scripts/test-deb-arm64.sh PKG_arm64.deb
+# Environment: MIRROR, SUITE (as scripts/sysroot-arm64.sh).
+#
+# The package and its dependency closure are unpacked with mmdebstrap
+# --variant=extract (no maintainer scripts: they would need binfmt_misc to run
+# arm64 code in a chroot, which a container may not offer). What those
+# scripts would have done that the binary needs is done here: the
+# libblas/liblapack alternatives links. Downloaded packages are cached in
+# .cache/test-deb-arm64-apt/.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+pkg=${1:?usage: $0 PKG_arm64.deb}
+[ -f "$pkg" ] || { echo "test-deb-arm64: $pkg: no such file" >&2; exit 1; }
+pkg=$(cd "$(dirname "$pkg")" && pwd)/$(basename "$pkg")
+[ "$(dpkg-deb --field "$pkg" Architecture)" = arm64 ] || { echo "test-deb-arm64: $pkg is not an arm64 package" >&2; exit 1; }
+qemu=$(command -v qemu-aarch64 || command -v qemu-aarch64-static || true)
+if [ -z "$qemu" ]; then
+  echo "test-deb-arm64: SKIPPED: qemu-user is not installed (no qemu-aarch64); install it with 'scripts/deps.sh cross' as root"
+  exit 0
+fi
+command -v mmdebstrap >/dev/null 2>&1 || { echo "test-deb-arm64: mmdebstrap not found: run 'scripts/deps.sh cross'" >&2; exit 1; }
+[ "$(id -u)" -eq 0 ] || { echo "test-deb-arm64: needs root (mmdebstrap)" >&2; exit 1; }
+if [ -z "${SUITE:-}" ]; then
+  SUITE=$(. /etc/os-release 2>/dev/null && echo "${VERSION_CODENAME:-}")
+  SUITE=${SUITE:-bookworm}
+fi
+if [ -z "${MIRROR:-}" ]; then
+  MIRROR=$(grep -hoE '^(URIs:|deb) +https?://[^ ]+/debian/?( |$)' /etc/apt/sources.list /etc/apt/sources.list.d/*.sources /etc/apt/sources.list.d/*.list 2>/dev/null |
+    grep -oE 'https?://[^ ]+' | head -1 || true)
+  MIRROR=${MIRROR:-http://deb.debian.org/debian}
+fi
+fail() { echo "test-deb-arm64: FAIL: $*" >&2; exit 1; }
+
+work=$PWD/build/test-deb-arm64
+root=$work/root
+cache=$PWD/.cache/test-deb-arm64-apt
+# Nothing may stay mounted under $work (an interrupted mmdebstrap) when it goes.
+while read -r m; do umount -l "$m" || true; done < <(awk -v r="$work/" 'index($2, r) == 1 { print $2 }' /proc/mounts | sort -r)
+if grep -q " $work/" /proc/mounts; then fail "cannot unmount what is mounted under $work; remove it by hand"; fi
+rm -rf "$work"
+mkdir -p "$work" "$cache"
+t0=$(date +%s)
+# apt inside mmdebstrap reads the package at the same path inside the new
+# root as outside: copy it there.
+mmdebstrap --quiet --variant=extract --architectures=arm64 --include="$pkg" \
+  --setup-hook="mkdir -p \"\$1$(dirname "$pkg")\" && cp '$pkg' \"\$1$pkg\"" \
+  --setup-hook='mkdir -p "$1"/var/cache/apt/archives/' \
+  --setup-hook="sync-in $cache /var/cache/apt/archives/" \
+  --skip=cleanup/apt/cache \
+  "$SUITE" "$root" "$MIRROR" >"$work/mmdebstrap.log" 2>&1 ||
+  { tail -20 "$work/mmdebstrap.log" >&2; fail "apt could not install $(basename "$pkg") and its Depends from $SUITE arm64 (log: $work/mmdebstrap.log)"; }
+find "$root/var/cache/apt/archives" -maxdepth 1 -name '*.deb' ! -name 'autoclipd_*' -exec cp -n -t "$cache" {} +
+npkg=$(find "$cache" -maxdepth 1 -name '*.deb' | wc -l)
+echo "test-deb-arm64: $(basename "$pkg") and its Depends unpacked from $SUITE arm64 ($npkg packages cached) in $(($(date +%s) - t0)) s" >&2
+
+# Absolute symlinks would point at the host under qemu -L: make them relative.
+while IFS= read -r -d '' link; do
+  target=$(readlink "$link")
+  ln -sfn "$(realpath -m --relative-to="$(dirname "$link")" "$root$target")" "$link"
+done < <(find "$root" -type l -lname '/*' -print0)
+# What update-alternatives does in libblas3's and liblapack3's postinst.
+libdir=$root/usr/lib/aarch64-linux-gnu
+for alt in blas lapack; do
+  for f in "$libdir/$alt"/lib*.so.[0-9]; do
+    [ -e "$f" ] || continue
+    b=$(basename "$f")
+    [ -e "$libdir/$b" ] || ln -s "$alt/$b" "$libdir/$b"
+  done
+done
+# A Cortex-A72's /proc/cpuinfo for ONNX Runtime under qemu-user (see
+# scripts/sysroot-arm64.sh).
+mkdir -p "$root/proc" "$root/sys/devices/system/cpu"
+for i in 0 1; do
+  printf 'processor\t: %d\nBogoMIPS\t: 108.00\nFeatures\t: fp asimd evtstrm crc32 cpuid\nCPU implementer\t: 0x41\nCPU architecture: 8\nCPU variant\t: 0x0\nCPU part\t: 0xd08\nCPU revision\t: 3\n\n' "$i"
+done >"$root/proc/cpuinfo"
+echo 0-1 >"$root/sys/devices/system/cpu/possible"
+echo 0-1 >"$root/sys/devices/system/cpu/present"
+
+# Guest paths resolve inside $root first (/usr/bin/autoclipd, /etc/autoclipd,
+# /usr/lib/autoclipd, the libraries), then on the host (the demo folder).
+run_guest() {
+  local envs=()
+  while [[ $1 == *=* ]]; do envs+=("$1"); shift; done
+  env -i HOME=/root PATH=/usr/bin:/bin LC_ALL=C "${envs[@]}" "$qemu" -L "$root" "$root/usr/bin/autoclipd" "$@"
+}
+
+out=$(run_guest version) || fail "autoclipd version: $out"
+[[ $out =~ ^autoclipd\ .+\ \(go[0-9.]+,\ linux/arm64\)$ ]] || fail "autoclipd version printed '$out'"
+out=$(run_guest check-config --config /etc/autoclipd/config.yaml 2>&1) || fail "autoclipd check-config: $out"
+echo "$out" | grep -q '^/etc/autoclipd/config.yaml: ok (1 cameras)$' || fail "check-config printed '$out'"
+echo "$out" | grep -q '^label set example: ' || fail "check-config did not load the example label set: '$out'"
+echo "test-deb-arm64: check-config: $(echo "$out" | tr '\n' ';')" >&2
+
+run_guest demo --out "$work/demo" >"$work/demo.log" 2>&1 || fail "autoclipd demo: $(cat "$work/demo.log")"
+run_guest ORT_LIB=/usr/lib/autoclipd/libonnxruntime.so.1 classify --config "$work/demo/config.yaml" --top 1 "$work/demo/colours.avi" \
+  >"$work/classify.log" 2>&1 || fail "autoclipd classify on the demo: $(tail -5 "$work/classify.log")"
+first=$(sed -n '2p' "$work/classify.log")
+[[ $first =~ ^\ +1\.\ red\  ]] || fail "classify: the demo's first frame is not red: '$first'"
+echo "test-deb-arm64: classify: demo video, $(grep -c ' frame ' "$work/classify.log") frames, first '$(echo "$first" | tr -s ' ')'" >&2
+
+rm -rf "$root"
+echo "test-deb-arm64: PASS ($(($(date +%s) - t0)) s: resolve and unpack the Depends, version, check-config, classify under qemu-user)"
