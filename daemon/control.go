@@ -2,10 +2,8 @@ package daemon
 
 import (
 	"context"
+	"fmt"
 	"strings"
-	"time"
-
-	mqtt "github.com/eclipse/paho.mqtt.golang"
 
 	"github.com/autoclipd/autoclipd/config"
 	"github.com/autoclipd/autoclipd/events"
@@ -13,78 +11,48 @@ import (
 )
 
 // control listens on the control topics (<camera>/set, <camera>/labels/set)
-// and on Home Assistant's birth topic with a client of its own, so that the
-// publisher's ordered queue never waits behind a subscription. It
-// reconnects and subscribes again by itself.
+// and on Home Assistant's birth topic through the publisher, which
+// subscribes again after every reconnect. Messages are applied one at a
+// time, in arrival order, off the MQTT client's goroutine.
 type control struct {
-	d      *daemon
-	client mqtt.Client
-	msgs   chan mqtt.Message
+	d    *daemon
+	msgs chan controlMsg
 }
 
-// startControl connects the control client to url. It returns at once; the
-// client keeps trying in the background if the broker is not there yet.
-func (d *daemon) startControl(ctx context.Context, url string, o publish.Options) (*control, error) {
+type controlMsg struct {
+	topic   string
+	payload []byte
+}
+
+// startControl subscribes to the control topics.
+func (d *daemon) startControl(ctx context.Context) (*control, error) {
 	cfg := d.config()
-	c := &control{d: d, msgs: make(chan mqtt.Message, 64)}
+	c := &control{d: d, msgs: make(chan controlMsg, 64)}
 	prefix := publish.JoinTopic(cfg.MQTT.TopicPrefix, cfg.Device)
-	filters := map[string]byte{}
+	handler := func(topic string, payload []byte) {
+		select {
+		case c.msgs <- controlMsg{topic, append([]byte(nil), payload...)}:
+		default:
+			d.log.Warn("control message dropped: too many at once", "topic", topic)
+		}
+	}
+	var filters []string
 	for _, f := range events.ControlFilters() {
-		filters[prefix+"/"+f] = 1
+		filters = append(filters, prefix+"/"+f)
 	}
 	var birth string
 	if cfg.HomeAssistant.Enabled {
 		birth = d.discovery().BirthTopic()
-		filters[birth] = 1
+		filters = append(filters, birth)
 	}
-	brokerURL, err := publish.BrokerURL(url)
-	if err != nil {
-		return nil, err
-	}
-	clientID := o.ClientID
-	if clientID == "" {
-		clientID = "autoclipd-" + cfg.Device
-	}
-	opts := mqtt.NewClientOptions().
-		AddBroker(brokerURL).
-		SetClientID(clientID + "-control").
-		SetCleanSession(true).
-		SetAutoReconnect(true).
-		SetConnectRetry(true).
-		SetConnectRetryInterval(2 * time.Second).
-		SetMaxReconnectInterval(30 * time.Second).
-		SetUsername(o.Username).
-		SetPassword(o.Password).
-		SetOrderMatters(false).
-		SetDefaultPublishHandler(func(_ mqtt.Client, m mqtt.Message) {
-			select {
-			case c.msgs <- m:
-			default:
-				d.log.Warn("control message dropped: too many at once", "topic", m.Topic())
-			}
-		}).
-		SetOnConnectHandler(func(cl mqtt.Client) {
-			tok := cl.SubscribeMultiple(filters, nil)
-			go func() {
-				if tok.WaitTimeout(10*time.Second) && tok.Error() != nil {
-					d.log.Warn("control topics: subscribe", "err", tok.Error())
-				}
-			}()
-		})
-	if o.TLS != (publish.TLSOptions{}) || strings.HasPrefix(brokerURL, "ssl://") {
-		tc, err := o.TLS.Config()
-		if err != nil {
-			return nil, err
+	for _, f := range filters {
+		if err := d.pub.Subscribe(f, 1, handler); err != nil {
+			return nil, fmt.Errorf("mqtt: subscribe %s: %w", f, err)
 		}
-		opts.SetTLSConfig(tc)
 	}
-	c.client = mqtt.NewClient(opts)
-	c.client.Connect() // retries in the background (SetConnectRetry)
 	go c.run(ctx, prefix+"/", birth)
 	return c, nil
 }
-
-func (c *control) close() { c.client.Disconnect(250) }
 
 func (c *control) run(ctx context.Context, prefix, birth string) {
 	for {
@@ -92,7 +60,7 @@ func (c *control) run(ctx context.Context, prefix, birth string) {
 		case <-ctx.Done():
 			return
 		case m := <-c.msgs:
-			c.handle(m.Topic(), m.Payload(), prefix, birth)
+			c.handle(m.topic, m.payload, prefix, birth)
 		}
 	}
 }

@@ -205,6 +205,7 @@ func Run(ctx context.Context, cfg *config.Config, o Options) (err error) {
 		},
 		Username: cfg.MQTT.Username,
 		Password: password,
+		Observer: d.metrics,
 	}, log.With("component", "mqtt"))
 	if err != nil {
 		return fmt.Errorf("mqtt: %w", err)
@@ -213,7 +214,7 @@ func Run(ctx context.Context, cfg *config.Config, o Options) (err error) {
 	if cfg.ShutdownTimeout > 0 {
 		o.ShutdownTimeout = cfg.ShutdownTimeout
 	}
-	d.metrics.SetQueueDepth(func() int { return pub.Stats().QueueDepth })
+	d.metrics.SetQueueDepth(pub.QueueDepth)
 	defer func() {
 		sctx, cancel := context.WithTimeout(context.Background(), o.ShutdownTimeout)
 		defer cancel()
@@ -267,11 +268,6 @@ func Run(ctx context.Context, cfg *config.Config, o Options) (err error) {
 		stopOps()
 		opsWG.Wait()
 	}()
-	opsWG.Add(1)
-	go func() {
-		defer opsWG.Done()
-		d.mqttMetrics(opsCtx)
-	}()
 	if !ops.Disabled(cfg.HTTP.Listen) && o.Registry != nil {
 		srv, err := ops.NewServer(cfg.HTTP.Listen, o.Registry, d.readiness, log.With("component", "http"))
 		if err != nil {
@@ -304,11 +300,8 @@ func Run(ctx context.Context, cfg *config.Config, o Options) (err error) {
 	}
 	d.echoControls()
 	d.publishDiscovery(false)
-	ctl, err := d.startControl(ctx, brokerURL, pub.Options())
-	if err != nil {
+	if _, err := d.startControl(ctx); err != nil {
 		log.Error("control topics unavailable", "err", err)
-	} else {
-		defer ctl.close()
 	}
 	log.Info("autoclipd running", "device", cfg.Device, "cameras", len(cfg.Cameras), "mqtt", brokerURL)
 	notify.Ready()
@@ -678,20 +671,6 @@ func (ls *LabelSet) EventLabels() events.Labels {
 	return l
 }
 
-// msgClass maps an events message class to the publisher's.
-func msgClass(c events.Class) publish.Class {
-	switch c {
-	case events.ClassClassification:
-		return publish.ClassClassification
-	case events.ClassEvent, events.ClassSnapshot:
-		return publish.ClassEvent
-	case events.ClassDiscovery:
-		return publish.ClassDiscovery
-	default:
-		return publish.ClassState
-	}
-}
-
 // send publishes one message below the device's topic (or at its absolute
 // topic), with the QoS and retention its class calls for.
 func (d *daemon) send(m events.Message) {
@@ -702,9 +681,18 @@ func (d *daemon) send(m events.Message) {
 	if !m.Absolute {
 		topic = d.pub.Topic(m.Topic)
 	}
-	o := d.pub.MsgFor(msgClass(m.Class))
+	class, err := publish.ParseClass(string(m.Class))
+	if err != nil {
+		d.log.Error("publishing", "topic", topic, "err", err)
+		return
+	}
+	o := d.pub.MsgFor(class)
 	o.Retained = m.Retained
 	if err := d.pub.Publish(topic, m.Payload, o); err != nil {
+		if errors.Is(err, publish.ErrDropped) {
+			d.log.Debug("message dropped: the queue is full", "topic", topic)
+			return
+		}
 		d.log.Warn("publishing", "topic", topic, "err", err)
 		d.metrics.Error("mqtt")
 	}
@@ -797,31 +785,6 @@ func cameraMetrics(ctx context.Context, cam *capture.Camera, mc *ops.Camera) {
 		}
 		for i := last.Reconnects; i < st.Reconnects; i++ {
 			mc.Reconnect()
-		}
-		last = st
-	}
-}
-
-// mqttMetrics copies the publisher's counters into metrics once a second.
-func (d *daemon) mqttMetrics(ctx context.Context) {
-	var last publish.Stats
-	t := time.NewTicker(time.Second)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-		st := d.pub.Stats()
-		d.metrics.SetMQTTConnected(st.Connected)
-		for i := last.Reconnects; i < st.Reconnects; i++ {
-			d.metrics.MQTTReconnect()
-		}
-		for _, c := range publish.Classes() {
-			for i := last.DroppedByClass[c]; i < st.DroppedByClass[c]; i++ {
-				d.metrics.MQTTDropped(c.String())
-			}
 		}
 		last = st
 	}

@@ -169,6 +169,14 @@ func TestEndToEnd(t *testing.T) {
 				t.Errorf("label status %s (retained %v), want ok with %d classes", m.Payload, m.Retained, len(modelgen.DemoColours()))
 			}
 			sawStatus = true
+		case "test/e2e-1/cam/enabled":
+			if string(m.Payload) != "ON" {
+				t.Errorf("enabled %q, want ON", m.Payload)
+			}
+		case "test/e2e-1/cam/labels":
+			if string(m.Payload) != "colours" {
+				t.Errorf("labels %q, want colours", m.Payload)
+			}
 		case "test/e2e-1/cam/availability":
 			if string(m.Payload) == "online" {
 				sawAvailable = true
