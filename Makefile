@@ -58,8 +58,9 @@ run: build ## run the daemon on the demo (embedded MQTT broker on 127.0.0.1:1883
 	echo "watch it: mosquitto_sub -h 127.0.0.1 -t 'autoclipd/#' -v"; \
 	ORT_LIB=$$lib exec $(BIN) run --config $(DEMO)/config.yaml
 
-vet: go-check ## go vet
+vet: go-check ## go vet (also with the matprofile build tag)
 	$(GO) vet ./...
+	$(GO) vet -tags matprofile ./capture/
 
 fmt-check: ## fail if gofmt would change a file
 	@out=$$(gofmt -l $(GOFILES)); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
@@ -74,7 +75,8 @@ tidy-check: go-check ## fail if go mod tidy would change go.mod or go.sum
 test: deps-test go-check fmt-check vet tidy-check ## run every test (race detector on)
 	@lib=$$(scripts/ort.sh) || exit 1; \
 	echo "ONNX Runtime: $$lib"; \
-	ORT_LIB=$$lib $(GO) test $(TESTFLAGS) ./...
+	ORT_LIB=$$lib $(GO) test $(TESTFLAGS) ./... && \
+	ORT_LIB=$$lib $(GO) test $(TESTFLAGS) -tags matprofile -run '^TestNoMatLeaks' ./capture/
 
 build-amd64: deps go-check ## build build/amd64/autoclipd, the release binary that make deb packages
 	@mkdir -p build/amd64

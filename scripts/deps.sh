@@ -6,7 +6,7 @@
 set -euo pipefail
 
 run_pkgs=(libopencv-dev pkg-config mosquitto-clients)
-test_pkgs=(mosquitto python3-pil python3-numpy python3-skimage)
+test_pkgs=(mosquitto python3-pil python3-numpy python3-skimage systemd)
 cross_pkgs=(gcc-aarch64-linux-gnu g++-aarch64-linux-gnu qemu-user mmdebstrap binutils-aarch64-linux-gnu file)
 deb_pkgs=(lintian debootstrap binutils file)
 
