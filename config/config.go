@@ -86,6 +86,10 @@ type Model struct {
 	Threads int `yaml:"threads"`
 	// GraphOptimization is disable, basic, extended or all (default all).
 	GraphOptimization string `yaml:"graph_optimization"`
+	// Spinning lets ONNX Runtime's idle intra-op threads spin waiting for
+	// work (its own default). Off here: spinning threads take the CPU that
+	// decoding and preprocessing need on a small board.
+	Spinning bool `yaml:"spinning"`
 	// CacheDir holds provider caches such as TensorRT engines (default
 	// CACHE_DIR/onnxruntime).
 	CacheDir string `yaml:"cache_dir"`

@@ -109,6 +109,7 @@ model:
   device_id: 1
   threads: 2
   graph_optimization: basic
+  spinning: true
   cache_dir: trt
 mqtt:
   url: mqtts://broker:8883
@@ -138,7 +139,7 @@ http: {listen: off}
 	if !cfg.Cameras[1].Enabled || cfg.Cameras[1].Kind() != SourceDevice || cam.Kind() != SourcePath {
 		t.Errorf("camera 1 %+v", cfg.Cameras[1])
 	}
-	wantModel := Model{Dir: filepath.Join(dir, "m"), Variant: "fp16", Providers: []string{"cpu"}, DeviceID: 1, Threads: 2, GraphOptimization: "basic", CacheDir: filepath.Join(dir, "trt")}
+	wantModel := Model{Dir: filepath.Join(dir, "m"), Variant: "fp16", Providers: []string{"cpu"}, DeviceID: 1, Threads: 2, GraphOptimization: "basic", Spinning: true, CacheDir: filepath.Join(dir, "trt")}
 	if !reflect.DeepEqual(cfg.Model, wantModel) {
 		t.Errorf("model\n got %+v\nwant %+v", cfg.Model, wantModel)
 	}

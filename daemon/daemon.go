@@ -810,7 +810,8 @@ func ModelOptions(cfg *config.Config, maxBatch int, log *slog.Logger) inference.
 		ProviderOptions: inference.ProviderOptions{
 			Providers: cfg.Model.Providers, DeviceID: cfg.Model.DeviceID,
 			CacheDir: cfg.Model.CacheDir, GraphOptimization: cfg.Model.GraphOptimization,
-			Log: log.With("component", "inference"),
+			Spinning: cfg.Model.Spinning,
+			Log:      log.With("component", "inference"),
 		},
 	}
 }

@@ -80,6 +80,10 @@ type ProviderOptions struct {
 	// (model.graph_optimization): "all" (the default when ""), "extended",
 	// "basic" or "disable".
 	GraphOptimization string
+	// Spinning lets idle intra-op threads spin (ONNX Runtime's
+	// session.intra_op.allow_spinning; model.spinning). Off by default:
+	// spinning threads compete with capture and preprocessing for the CPU.
+	Spinning bool
 	// Log receives one line per provider that could not be used and the
 	// notes about TensorRT engine builds; nil discards them.
 	Log *slog.Logger
@@ -208,6 +212,14 @@ func baseSessionOptions(o Options) (*ort.SessionOptions, error) {
 	if err := so.SetGraphOptimizationLevel(level); err != nil {
 		so.Destroy()
 		return nil, fmt.Errorf("model.graph_optimization %q: %w", o.GraphOptimization, err)
+	}
+	spin := "0"
+	if o.Spinning {
+		spin = "1"
+	}
+	if err := so.AddSessionConfigEntry("session.intra_op.allow_spinning", spin); err != nil {
+		so.Destroy()
+		return nil, fmt.Errorf("model.spinning: %w", err)
 	}
 	return so, nil
 }

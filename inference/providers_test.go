@@ -450,3 +450,24 @@ func TestProviderReason(t *testing.T) {
 		}
 	}
 }
+
+// TestSpinningOption: model.spinning sets ONNX Runtime's
+// session.intra_op.allow_spinning, off unless asked for.
+func TestSpinningOption(t *testing.T) {
+	providerRuntime(t)
+	for _, spin := range []bool{false, true} {
+		so, err := baseSessionOptions(Options{ProviderOptions: ProviderOptions{Spinning: spin}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := so.GetSessionConfigEntry("session.intra_op.allow_spinning")
+		so.Destroy()
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := map[bool]string{false: "0", true: "1"}[spin]
+		if got != want {
+			t.Errorf("spinning %v: allow_spinning %q, want %q", spin, got, want)
+		}
+	}
+}

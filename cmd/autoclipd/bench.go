@@ -63,6 +63,7 @@ func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	seconds := fs.Float64("seconds", 20, "seconds for each of the bare and pipeline runs")
 	frames := fs.Int("frames", 0, "pipeline frames to score instead of --seconds (0: by time)")
 	threads := fs.Int("threads", 0, "ONNX Runtime intra-op threads (0: its default)")
+	spin := fs.Bool("spin", false, "let ONNX Runtime's idle threads spin (model.spinning)")
 	providers := fs.String("providers", "", "execution providers, comma-separated (default: tensorrt,cuda,cpu)")
 	lib := fs.String("onnxruntime", "", "path of libonnxruntime.so (default: searched)")
 	cacheDir := fs.String("cache", "", "cache `DIR` for generated models and videos (default: the user cache)")
@@ -117,6 +118,7 @@ func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	defer rt.Close()
 	opts := inference.Options{Threads: *threads, MaxBatch: *batch}
+	opts.Spinning = *spin
 	if *providers != "" {
 		opts.Providers = strings.Split(*providers, ",")
 	}
