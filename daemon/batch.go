@@ -3,6 +3,7 @@ package daemon
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -52,6 +53,7 @@ type Batcher struct {
 type embedReq struct {
 	pre  *preprocess.Preprocessor
 	f    *capture.Frame
+	in   []float32 // already preprocessed (EmbedPrepared), or nil
 	emb  []float32
 	err  error
 	st   EmbedStats
@@ -102,8 +104,21 @@ var ErrStopped = errors.New("image encoder stopped")
 // cameras' frames, and writes the embedding into emb (len Dim). It blocks
 // until done or ctx is cancelled. f is not released.
 func (b *Batcher) Embed(ctx context.Context, pre *preprocess.Preprocessor, f *capture.Frame, emb []float32) (EmbedStats, error) {
+	return b.submit(ctx, pre, f, nil, emb)
+}
+
+// EmbedPrepared encodes one image already preprocessed into in (the
+// encoder's [3][H][W] input), in a batch with other cameras' frames, and
+// writes the embedding into emb. Preprocessing into a buffer of the caller's
+// lets it prepare the next frame while this one is encoded; the batcher
+// copies in into the encoder's tensor.
+func (b *Batcher) EmbedPrepared(ctx context.Context, in, emb []float32) (EmbedStats, error) {
+	return b.submit(ctx, nil, nil, in, emb)
+}
+
+func (b *Batcher) submit(ctx context.Context, pre *preprocess.Preprocessor, f *capture.Frame, in, emb []float32) (EmbedStats, error) {
 	r := b.pool.Get().(*embedReq)
-	r.pre, r.f, r.emb, r.err, r.st = pre, f, emb, nil, EmbedStats{}
+	r.pre, r.f, r.in, r.emb, r.err, r.st = pre, f, in, emb, nil, EmbedStats{}
 	select {
 	case b.reqs <- r:
 	case <-ctx.Done():
@@ -115,7 +130,7 @@ func (b *Batcher) Embed(ctx context.Context, pre *preprocess.Preprocessor, f *ca
 	// one encoder run at most).
 	<-r.done
 	err, st := r.err, r.st
-	r.pre, r.f, r.emb = nil, nil, nil
+	r.pre, r.f, r.in, r.emb = nil, nil, nil, nil
 	b.pool.Put(r)
 	return st, err
 }
@@ -174,9 +189,18 @@ func (b *Batcher) encode(batch []*embedReq) {
 	size := len(in) / n
 	start := time.Now()
 	for i, r := range batch {
+		slot := in[i*size : (i+1)*size]
+		if r.in != nil {
+			if len(r.in) != size {
+				r.err = fmt.Errorf("prepared input of %d values, the encoder takes %d", len(r.in), size)
+				continue
+			}
+			copy(slot, r.in)
+			continue
+		}
 		f := r.f
 		t0 := time.Now()
-		r.err = r.pre.Run(in[i*size:(i+1)*size], f.Data, f.Width, f.Height, 3*f.Width, preprocess.BGR)
+		r.err = r.pre.Run(slot, f.Data, f.Width, f.Height, 3*f.Width, preprocess.BGR)
 		r.st.Preprocess = time.Since(t0)
 	}
 	mid := time.Now()

@@ -68,6 +68,13 @@ type Options struct {
 	// Times, if set, receives each batch's preprocessing and encoding time
 	// and size.
 	Times StageTimes
+	// Capture, if set, adjusts each camera's capture settings before it
+	// starts (the bench command reads its video unpaced).
+	Capture func(*capture.Config)
+	// Frames, if set, is called for every scored frame with how long its
+	// stages took (the bench command's figures). It must be cheap and safe
+	// for concurrent use.
+	Frames func(FrameTimes)
 	// Version is the daemon version, shown in Home Assistant's device block.
 	Version string
 	// Metrics, if set, is filled with the daemon's metrics (frames, drops,
@@ -77,10 +84,22 @@ type Options struct {
 	Registry *prometheus.Registry
 }
 
+// FrameTimes are one scored frame's stage durations.
+type FrameTimes struct {
+	Camera string
+	// Capture is how long the frame loop waited for the frame.
+	Capture time.Duration
+	// Preprocess, Encode, Score and Publish are the stages after it
+	// (Encode is the encoder run of the frame's batch).
+	Preprocess, Encode, Score, Publish time.Duration
+}
+
 // daemon is one run's state.
 type daemon struct {
 	log       *slog.Logger
 	notify    Notifier
+	frames    func(FrameTimes)
+	capHook   func(*capture.Config)
 	model     *inference.Model
 	batcher   *Batcher
 	sets      *LabelSets
@@ -117,7 +136,7 @@ func Run(ctx context.Context, cfg *config.Config, o Options) (err error) {
 	if notify == nil {
 		notify = nopNotifier{}
 	}
-	d := &daemon{log: log, notify: notify, version: o.Version, cfg: cfg, cams: map[string]*camRun{}, enabled: map[string]bool{}, labelsOverride: map[string]string{}}
+	d := &daemon{log: log, notify: notify, frames: o.Frames, capHook: o.Capture, version: o.Version, cfg: cfg, cams: map[string]*camRun{}, enabled: map[string]bool{}, labelsOverride: map[string]string{}}
 
 	for _, dir := range []struct{ field, path string }{{"state_dir", cfg.StateDir}, {"cache_dir", cfg.CacheDir}} {
 		if dir.path == "" {
@@ -185,6 +204,9 @@ func Run(ctx context.Context, cfg *config.Config, o Options) (err error) {
 			defer broker.Close()
 		}
 		brokerURL = "tcp://" + cfg.MQTT.Listen
+		if err == nil {
+			brokerURL = broker.URL() // the actual port when listen gave 0
+		}
 	}
 	password, err := readPassword(cfg.MQTT.PasswordFile)
 	if err != nil {
@@ -487,6 +509,9 @@ func (d *daemon) startCamera(ctx context.Context, cc config.Camera) error {
 	ccfg.OnState = func(online bool, reason string) {
 		d.send(events.AvailabilityMessage(cc.Name, online))
 	}
+	if d.capHook != nil {
+		d.capHook(&ccfg)
+	}
 	cam, err := capture.New(ccfg, d.log.With("component", "capture"))
 	if err != nil {
 		return err
@@ -572,49 +597,41 @@ type scorer struct {
 
 func (s *scorer) run(ctx context.Context) error {
 	d := s.d
+	// Two input buffers: while the encoder runs on frame t, the reader
+	// goroutine below takes frame t+1 and preprocesses it into the other.
+	h, w := d.model.Image.Size()
+	free := make(chan []float32, 2)
+	free <- make([]float32, 3*h*w)
+	free <- make([]float32, 3*h*w)
+	ready := make(chan prepared) // unbuffered: at most one frame ahead
+	var readErr error
+	finished := false
+	go func() {
+		defer close(ready)
+		finished, readErr = s.prepare(ctx, free, ready)
+	}()
+
 	emb := make([]float32, d.model.Image.Dim())
 	var (
-		all     []int
-		cur     *LabelSet
-		ws      *autoclip.Workspace
-		waiting bool
+		all []int
+		cur *LabelSet
+		ws  *autoclip.Workspace
 	)
-	for {
-		f, err := s.cam.Next(ctx)
-		if err != nil {
-			if ctx.Err() != nil {
-				return nil
-			}
-			if errors.Is(err, capture.ErrFinished) {
-				s.log.Info("camera finished")
-				<-ctx.Done()
-				return nil
-			}
-			return fmt.Errorf("camera %s: %w", s.cc.Name, err)
-		}
-		// One label set version for the whole frame.
-		set := d.sets.Get(s.cc.Labels)
-		if set == nil {
-			f.Release()
-			if !waiting {
-				s.log.Warn("label set not loaded: waiting", "set", s.cc.Labels)
-				waiting = true
-			}
-			continue
-		}
-		waiting = false
-		st, err := d.batcher.Embed(ctx, s.pre, f, emb)
+	for p := range ready {
+		f, set := p.f, p.set
+		st, err := d.batcher.EmbedPrepared(ctx, p.buf, emb)
+		free <- p.buf
 		if err != nil {
 			seq := f.Seq
 			f.Release()
 			if ctx.Err() != nil {
-				return nil
+				continue
 			}
 			s.log.Error("encoding frame", "frame", seq, "err", err)
 			d.metrics.Error("inference")
 			continue
 		}
-		s.metrics.ObservePreprocess(st.Preprocess)
+		s.metrics.ObservePreprocess(p.prep)
 		d.metrics.ObserveInference(st.Encode)
 		if set != cur {
 			cur, ws = set, set.Classifier.NewWorkspace(1)
@@ -652,8 +669,84 @@ func (s *scorer) run(ctx context.Context) error {
 		if s.cc.Snapshot {
 			snap = func() ([]byte, error) { return snapshotJPEG(f) }
 		}
+		t1 := time.Now()
 		d.sendAll(s.tracker.Update(msg, snap))
 		f.Release()
+		if d.frames != nil {
+			d.frames(FrameTimes{Camera: s.cc.Name, Capture: p.wait, Preprocess: p.prep, Encode: st.Encode, Score: now.Sub(t0), Publish: time.Since(t1)})
+		}
+	}
+	if ctx.Err() != nil {
+		return nil
+	}
+	if finished {
+		s.log.Info("camera finished")
+		<-ctx.Done()
+		return nil
+	}
+	return readErr
+}
+
+// prepared is a frame preprocessed into buf, with the label set version it
+// is to be scored with.
+type prepared struct {
+	f    *capture.Frame
+	set  *LabelSet
+	buf  []float32
+	wait time.Duration // for the frame
+	prep time.Duration
+}
+
+// prepare takes frames from the camera, preprocesses each into a free
+// buffer and hands it to the scorer, until ctx ends or the camera stops.
+// It reports whether the camera finished, or its error.
+func (s *scorer) prepare(ctx context.Context, free chan []float32, ready chan<- prepared) (finished bool, err error) {
+	waiting := false
+	for {
+		t0 := time.Now()
+		f, err := s.cam.Next(ctx)
+		wait := time.Since(t0)
+		if err != nil {
+			if ctx.Err() != nil {
+				return false, nil
+			}
+			if errors.Is(err, capture.ErrFinished) {
+				return true, nil
+			}
+			return false, fmt.Errorf("camera %s: %w", s.cc.Name, err)
+		}
+		// One label set version for the whole frame.
+		set := s.d.sets.Get(s.cc.Labels)
+		if set == nil {
+			f.Release()
+			if !waiting {
+				s.log.Warn("label set not loaded: waiting", "set", s.cc.Labels)
+				waiting = true
+			}
+			continue
+		}
+		waiting = false
+		var buf []float32
+		select {
+		case buf = <-free:
+		case <-ctx.Done():
+			f.Release()
+			return false, nil
+		}
+		t1 := time.Now()
+		if err := s.pre.Run(buf, f.Data, f.Width, f.Height, 3*f.Width, preprocess.BGR); err != nil {
+			s.log.Error("preprocessing frame", "frame", f.Seq, "err", err)
+			f.Release()
+			free <- buf
+			continue
+		}
+		select {
+		case ready <- prepared{f: f, set: set, buf: buf, wait: wait, prep: time.Since(t1)}:
+		case <-ctx.Done():
+			f.Release()
+			free <- buf
+			return false, nil
+		}
 	}
 }
 

@@ -14,6 +14,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/autoclipd/autoclipd/autoclip"
@@ -21,13 +22,10 @@ import (
 	"github.com/autoclipd/autoclipd/config"
 	"github.com/autoclipd/autoclipd/daemon"
 	"github.com/autoclipd/autoclipd/inference"
-	"github.com/autoclipd/autoclipd/inference/preprocess"
 	"github.com/autoclipd/autoclipd/modelgen"
-	"github.com/autoclipd/autoclipd/publish"
 )
 
-// benchClasses is the label set the pipeline scores against: ten everyday
-// camera classes with the default templates.
+// benchClasses are the classes the pipeline scores against.
 var benchClasses = []string{"person", "car", "bicycle", "dog", "cat", "truck", "bird", "bus", "motorcycle", "empty street"}
 
 // stageStats is one stage's latency percentiles.
@@ -112,38 +110,46 @@ func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
+	var provs []string
+	if *providers != "" {
+		provs = strings.Split(*providers, ",")
+	}
+	rep := benchReport{Model: dir, Batch: *batch, Stages: map[string]stageStats{}}
+	dur := time.Duration(*seconds * float64(time.Second))
+
+	// The whole pipeline first, through the daemon itself, so that peak
+	// RSS is the daemon's own.
+	if err := benchPipeline(ctx, &rep, benchSetup{
+		lib: libPath, model: dir, video: src, batch: *batch, threads: *threads, spin: *spin, providers: provs,
+	}, dur, *frames, log); err != nil {
+		return err
+	}
+	rep.PeakRSS = procStatus("VmHWM")
+
+	// Then the text encoder and the bare image encoder: the session alone on
+	// one input, same batch.
 	rt, err := inference.Open(libPath)
 	if err != nil {
 		return err
 	}
 	defer rt.Close()
 	opts := inference.Options{Threads: *threads, MaxBatch: *batch}
+	opts.Providers = provs
 	opts.Spinning = *spin
-	if *providers != "" {
-		opts.Providers = strings.Split(*providers, ",")
-	}
 	opts.ProviderOptions.Log = log
 	model, err := inference.LoadModel(rt, dir, opts, log)
 	if err != nil {
 		return err
 	}
 	defer model.Close()
-	rep := benchReport{Model: dir, Batch: *batch, Stages: map[string]stageStats{}}
-
-	// Text: the label set's prompts, encoded once and timed.
-	set := &config.LabelSet{Name: "bench", Path: "bench"}
-	set.Templates, _ = config.TemplateSet(config.DefaultTemplates)
-	for _, c := range benchClasses {
-		set.Classes = append(set.Classes, config.Class{Name: c})
-	}
+	rep.Provider = model.Image.Provider()
+	set := benchLabelSet()
 	t0 := time.Now()
 	ls, err := daemon.EncodeLabelSet(set, model.Text, nil, autoclip.DefaultOptions())
 	if err != nil {
 		return err
 	}
 	rep.TextRate = float64(ls.Encoded) / time.Since(t0).Seconds()
-
-	// Bare encoder: the session alone on the same input, same batch.
 	in, err := model.Image.Input(*batch)
 	if err != nil {
 		return err
@@ -155,7 +161,6 @@ func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	n, start := 0, time.Now()
-	dur := time.Duration(*seconds * float64(time.Second))
 	for time.Since(start) < dur && ctx.Err() == nil {
 		if _, err := model.Image.Run(*batch); err != nil {
 			return err
@@ -164,13 +169,9 @@ func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	rep.BareFPS = float64(n) / time.Since(start).Seconds()
 
-	if err := benchPipeline(ctx, &rep, model, ls, src, *batch, dur, *frames, log); err != nil {
-		return err
-	}
 	if rep.BareFPS > 0 {
 		rep.Ratio = rep.PipelineFPS / rep.BareFPS
 	}
-	rep.PeakRSS = procStatus("VmHWM")
 	if *asJSON {
 		return json.NewEncoder(stdout).Encode(rep)
 	}
@@ -190,115 +191,131 @@ func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	return w.Flush()
 }
 
-// benchPipeline runs decode -> preprocess -> encode -> AutoCLIP -> publish
-// (to an in-process broker) on src for dur or until frames are scored, and
+// benchSetup is what the pipeline run needs.
+type benchSetup struct {
+	lib, model, video string
+	batch, threads    int
+	spin              bool
+	providers         []string
+}
+
+// benchLabelSet is the label set the pipeline scores against: ten everyday
+// camera classes with the default templates.
+func benchLabelSet() *config.LabelSet {
+	set := &config.LabelSet{Name: "bench", Path: "bench"}
+	set.Templates, _ = config.TemplateSet(config.DefaultTemplates)
+	for _, c := range benchClasses {
+		set.Classes = append(set.Classes, config.Class{Name: c})
+	}
+	return set
+}
+
+// benchPipeline runs the daemon (decode -> preprocess -> encode -> AutoCLIP
+// -> events -> publish to its embedded broker) with one camera per batch
+// slot, all reading src unpaced, for dur or until frames are scored, and
 // fills the pipeline figures of rep.
-func benchPipeline(ctx context.Context, rep *benchReport, model *inference.Model, ls *daemon.LabelSet, src string, batch int, dur time.Duration, frames int, log *slog.Logger) error {
-	broker, err := publish.StartBroker("127.0.0.1:0", log)
+func benchPipeline(ctx context.Context, rep *benchReport, b benchSetup, dur time.Duration, frames int, log *slog.Logger) error {
+	tmp, err := os.MkdirTemp("", "autoclipd-bench-")
 	if err != nil {
 		return err
 	}
-	defer broker.Close()
-	pub, err := publish.New(ctx, publish.Options{URL: broker.URL(), TopicPrefix: "bench", Device: "bench"}, log)
-	if err != nil {
+	defer os.RemoveAll(tmp)
+	if err := os.MkdirAll(filepath.Join(tmp, "labels"), 0o755); err != nil {
 		return err
 	}
-	defer func() {
-		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_ = pub.Close(sctx)
-	}()
-
-	// One camera per batch slot, all reading the same video, as several
-	// cameras would.
-	cctx, stop := context.WithCancel(ctx)
-	defer stop()
-	cams := make([]*capture.Camera, batch)
-	for i := range cams {
-		cam, err := capture.New(capture.Config{Name: fmt.Sprintf("bench%d", i), Source: src, Loop: true, Unpaced: true}, log)
-		if err != nil {
-			return err
-		}
-		cams[i] = cam
-		go func() { _ = cam.Run(cctx) }()
+	if err := os.WriteFile(filepath.Join(tmp, "labels", "bench.txt"), []byte(strings.Join(benchClasses, "\n")+"\n"), 0o644); err != nil {
+		return err
 	}
-	b := daemon.NewBatcher(model.Image, 5*time.Millisecond, batch, nil)
-	go func() { _ = b.Run(cctx) }()
+	var y strings.Builder
+	fmt.Fprintf(&y, "device: bench\nstate_dir: state\ncache_dir: cache\nhttp:\n  listen: \"off\"\n")
+	fmt.Fprintf(&y, "model:\n  dir: %q\n  onnxruntime: %q\n  threads: %d\n  spinning: %t\n", b.model, b.lib, b.threads, b.spin)
+	if len(b.providers) > 0 {
+		fmt.Fprintf(&y, "  providers: [%s]\n", strings.Join(b.providers, ", "))
+	}
+	fmt.Fprintf(&y, "inference:\n  max_batch: %d\ncameras:\n", b.batch)
+	for i := 0; i < b.batch; i++ {
+		fmt.Fprintf(&y, "  - name: bench%d\n    source: %q\n    loop: true\n    labels: bench\n", i, b.video)
+	}
+	fmt.Fprintf(&y, "labels:\n  dir: labels\nmqtt:\n  url: embedded\n  listen: 127.0.0.1:0\n  topic_prefix: bench\nlog:\n  level: warn\n")
+	path := filepath.Join(tmp, "config.yaml")
+	if err := os.WriteFile(path, []byte(y.String()), 0o644); err != nil {
+		return err
+	}
+	cfg, err := config.Load(path)
+	if err != nil {
+		return fmt.Errorf("bench config: %w", err)
+	}
 
-	type sample struct{ capture, preprocess, encode, score, publish time.Duration }
-	results := make(chan []sample, batch)
-	var warm = make(chan struct{})
-	target := frames / batch
-	for i, cam := range cams {
-		unreg := b.Register()
-		pre, err := preprocess.New(model.Preprocess)
-		if err != nil {
-			return err
-		}
-		go func() {
-			defer unreg()
-			emb := make([]float32, model.Image.Dim())
-			ws := ls.Classifier.NewWorkspace(1)
-			var top []int
-			var out []sample
-			defer func() { results <- out }()
-			for n := 0; ; n++ {
-				t0 := time.Now()
-				f, err := cam.Next(cctx)
-				if err != nil {
-					return
-				}
-				t1 := time.Now()
-				st, err := b.Embed(cctx, pre, f, emb)
-				seq, when := f.Seq, f.Time
-				f.Release()
-				if err != nil {
-					return
-				}
-				t2 := time.Now()
-				res, err := ls.Classifier.Classify(ws, emb, 1)
-				if err != nil {
-					return
-				}
-				t3 := time.Now()
-				msg := publish.Classification{Camera: cam.Name(), Frame: seq, Time: when, LabelSet: "bench", Method: "autoclip"}
-				msg.Labels, top = ls.Labels(res[0], 5, top)
-				_ = pub.PublishClassification(msg)
-				t4 := time.Now()
-				if n < 3 { // warm-up frames are not counted
-					if n == 2 && i == 0 {
-						close(warm)
-					}
-					continue
-				}
-				out = append(out, sample{t1.Sub(t0), st.Preprocess, st.Encode, t3.Sub(t2), t4.Sub(t3)})
-				if target > 0 && len(out) >= target {
+	type sample = daemon.FrameTimes
+	var (
+		mu      sync.Mutex
+		samples []sample
+		seen    = map[string]int{}
+		begin   time.Time
+		warm    = make(chan struct{})
+		enough  = make(chan struct{})
+	)
+	const warmup = 3 // frames per camera not counted
+	onFrame := func(ft daemon.FrameTimes) {
+		mu.Lock()
+		defer mu.Unlock()
+		seen[ft.Camera]++
+		if begin.IsZero() {
+			for i := 0; i < b.batch; i++ {
+				if seen[fmt.Sprintf("bench%d", i)] < warmup {
 					return
 				}
 			}
-		}()
+			begin = time.Now()
+			close(warm)
+			return
+		}
+		samples = append(samples, ft)
+		if frames > 0 && len(samples) == frames {
+			close(enough)
+		}
 	}
+	rctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	done := make(chan error, 1)
+	go func() {
+		done <- daemon.Run(rctx, cfg, daemon.Options{
+			Log:     log,
+			Frames:  onFrame,
+			Capture: func(c *capture.Config) { c.Unpaced = true },
+		})
+	}()
 	select {
 	case <-warm:
+	case err := <-done:
+		if err == nil {
+			err = errors.New("the daemon stopped before scoring a frame")
+		}
+		return err
 	case <-ctx.Done():
 		return ctx.Err()
 	}
 	rep.RSSStart = procStatus("VmRSS")
-	begin := time.Now()
-	if frames <= 0 {
+	if frames > 0 {
+		select {
+		case <-enough:
+		case <-ctx.Done():
+		}
+	} else {
 		select {
 		case <-time.After(dur):
 		case <-ctx.Done():
 		}
-		stop()
 	}
-	var all []sample
-	for range cams {
-		all = append(all, <-results...)
-	}
+	mu.Lock()
+	all := append([]sample(nil), samples...)
 	elapsed := time.Since(begin)
-	stop()
+	mu.Unlock()
 	rep.RSSEnd = procStatus("VmRSS")
+	cancel()
+	if err := <-done; err != nil {
+		return err
+	}
 	rep.Frames = len(all)
 	if len(all) == 0 {
 		return errors.New("bench: no frame went through the pipeline")
@@ -313,11 +330,11 @@ func benchPipeline(ctx context.Context, rep *benchReport, model *inference.Model
 		q := func(p float64) float64 { return v[min(len(v)-1, int(p*float64(len(v))))] }
 		return stageStats{P50: q(0.50), P99: q(0.99)}
 	}
-	rep.Stages["capture"] = pick(func(s sample) time.Duration { return s.capture })
-	rep.Stages["preprocess"] = pick(func(s sample) time.Duration { return s.preprocess })
-	rep.Stages["encode"] = pick(func(s sample) time.Duration { return s.encode })
-	rep.Stages["score"] = pick(func(s sample) time.Duration { return s.score })
-	rep.Stages["publish"] = pick(func(s sample) time.Duration { return s.publish })
+	rep.Stages["capture"] = pick(func(s sample) time.Duration { return s.Capture })
+	rep.Stages["preprocess"] = pick(func(s sample) time.Duration { return s.Preprocess })
+	rep.Stages["encode"] = pick(func(s sample) time.Duration { return s.Encode })
+	rep.Stages["score"] = pick(func(s sample) time.Duration { return s.Score })
+	rep.Stages["publish"] = pick(func(s sample) time.Duration { return s.Publish })
 	return nil
 }
 
