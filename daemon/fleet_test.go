@@ -2,7 +2,10 @@ package daemon
 
 import (
 	"fmt"
+	"io"
+	"net/http"
 	"os"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -147,5 +150,55 @@ func TestShutdown(t *testing.T) {
 	r.stop(t)
 	if d := time.Since(begin); d > 2*time.Second+3*time.Second {
 		t.Errorf("shutdown with the broker away took %v with shutdown_timeout 2s", d)
+	}
+}
+
+// TestHTTPMetricsAndReadiness: the daemon serves /metrics with its frame
+// counters, /healthz, and /readyz that turns ready once the camera scores.
+func TestHTTPMetricsAndReadiness(t *testing.T) {
+	s := newSetup(t, "red")
+	addr := mqtttest.FreeAddr(t)
+	cfg := withConfig(t, s.config("cam=red"), func(y string) string {
+		return strings.Replace(y, "  listen: \"off\"", "  listen: "+addr, 1)
+	})
+	sub := mqtttest.Subscribe(t, s.broker, "t/dev/cam/classification")
+	r := start(t, cfg, Options{})
+	get := func(path string) (int, string) {
+		t.Helper()
+		resp, err := http.Get("http://" + addr + path)
+		if err != nil {
+			t.Fatalf("GET %s: %v; log:\n%s", path, err, r.log.String())
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(body)
+	}
+	for i := 0; i < 5; i++ {
+		if _, err := sub.Next(30 * time.Second); err != nil {
+			t.Fatalf("no classification: %v", err)
+		}
+	}
+	if code, body := get("/healthz"); code != 200 {
+		t.Errorf("/healthz %d %s", code, body)
+	}
+	if code, body := get("/readyz"); code != 200 {
+		t.Errorf("/readyz %d %s, want ready while the camera scores", code, body)
+	}
+	code, body := get("/metrics")
+	if code != 200 {
+		t.Fatalf("/metrics %d", code)
+	}
+	for _, want := range []string{`autoclipd_frames_scored_total{camera="cam"}`, "autoclipd_inference_duration_seconds_count", "autoclipd_autoclip_duration_seconds_count", `autoclipd_reloads_total{result="ok",set="colours"}`} {
+		if !strings.Contains(body, want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
+	}
+	// Scored frames counted, as many as were published at least.
+	for _, line := range strings.Split(body, "\n") {
+		if v, ok := strings.CutPrefix(line, `autoclipd_frames_scored_total{camera="cam"} `); ok {
+			if n, _ := strconv.ParseFloat(v, 64); n < 5 {
+				t.Errorf("frames scored %v, want >= 5", v)
+			}
+		}
 	}
 }
