@@ -94,6 +94,13 @@ run_guest() {
 
 out=$(run_guest version) || fail "autoclipd version: $out"
 [[ $out =~ ^autoclipd\ .+\ \(go[0-9.]+,\ linux/arm64\)$ ]] || fail "autoclipd version printed '$out'"
+# No model installed yet: check-config says so; with one in place it passes.
+if out=$(run_guest check-config --config /etc/autoclipd/config.yaml 2>&1); then
+  fail "check-config passed with no model in /var/lib/autoclipd/model: $out"
+fi
+echo "$out" | grep -q 'model\.dir: .*/var/lib/autoclipd/model' || fail "check-config without a model printed '$out'"
+run_guest demo --out "$work/model-src" >"$work/model.log" 2>&1 || fail "autoclipd demo: $(cat "$work/model.log")"
+mkdir -p "$root/var/lib/autoclipd" && cp -r "$work/model-src/model" "$root/var/lib/autoclipd/model" || fail "copying the model"
 out=$(run_guest check-config --config /etc/autoclipd/config.yaml 2>&1) || fail "autoclipd check-config: $out"
 echo "$out" | grep -q '^/etc/autoclipd/config.yaml: ok (1 cameras)$' || fail "check-config printed '$out'"
 echo "$out" | grep -q '^label set example: ' || fail "check-config did not load the example label set: '$out'"
@@ -101,7 +108,7 @@ echo "test-deb-arm64: check-config: $(echo "$out" | tr '\n' ';')" >&2
 
 run_guest demo --out "$work/demo" >"$work/demo.log" 2>&1 || fail "autoclipd demo: $(cat "$work/demo.log")"
 run_guest ORT_LIB=/usr/lib/autoclipd/libonnxruntime.so.1 classify --config "$work/demo/config.yaml" --top 1 "$work/demo/colours.avi" \
-  >"$work/classify.log" 2>&1 || fail "autoclipd classify on the demo: $(tail -5 "$work/classify.log")"
+  >"$work/classify.log" 2>"$work/classify.err" || fail "autoclipd classify on the demo: $(tail -5 "$work/classify.err")"
 first=$(sed -n '2p' "$work/classify.log")
 [[ $first =~ ^\ +1\.\ red\  ]] || fail "classify: the demo's first frame is not red: '$first'"
 echo "test-deb-arm64: classify: demo video, $(grep -c ' frame ' "$work/classify.log") frames, first '$(echo "$first" | tr -s ' ')'" >&2

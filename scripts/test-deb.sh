@@ -118,6 +118,15 @@ echo "test-deb: installed $(basename "$pkg") with $(grep -oE '[0-9]+ newly insta
 
 out=$(in_root autoclipd version) || fail "autoclipd version: $out"
 [[ $out =~ ^autoclipd\ .+\ \(go[0-9.]+,\ linux/amd64\)$ ]] || fail "autoclipd version printed '$out'"
+# Freshly installed, there is no model yet: check-config says exactly that.
+if out=$(in_root autoclipd check-config --config /etc/autoclipd/config.yaml 2>&1); then
+  fail "check-config passed with no model in /var/lib/autoclipd/model: $out"
+fi
+echo "$out" | grep -q 'model\.dir: .*/var/lib/autoclipd/model' || fail "check-config without a model printed '$out'"
+echo "test-deb: check-config before a model is installed: $(echo "$out" | head -1)" >&2
+# With a model in place (the generated demo model stands in for CLIP), it passes.
+in_root autoclipd demo --out /tmp/model-src >"$work/model.log" 2>&1 || fail "autoclipd demo: $(cat "$work/model.log")"
+in_root mkdir -p /var/lib/autoclipd && in_root cp -r /tmp/model-src/model /var/lib/autoclipd/model || fail "copying the model into /var/lib/autoclipd"
 out=$(in_root autoclipd check-config --config /etc/autoclipd/config.yaml 2>&1) || fail "autoclipd check-config: $out"
 echo "$out" | grep -q '^/etc/autoclipd/config.yaml: ok (1 cameras)$' || fail "check-config printed '$out'"
 echo "$out" | grep -q '^label set example: ' || fail "check-config did not load the example label set: '$out'"
@@ -142,7 +151,7 @@ ldd_out=$(in_root ldd /usr/bin/autoclipd) || fail "ldd autoclipd: $ldd_out"
 # Depends bring every OpenCV library it needs (video decoding included).
 in_root autoclipd demo --out /tmp/demo >"$work/demo.log" 2>&1 || fail "autoclipd demo: $(cat "$work/demo.log")"
 in_root env ORT_LIB=/usr/lib/autoclipd/libonnxruntime.so.1 autoclipd classify --config /tmp/demo/config.yaml --top 1 /tmp/demo/colours.avi \
-  >"$work/classify.log" 2>&1 || fail "autoclipd classify on the demo: $(tail -5 "$work/classify.log")"
+  >"$work/classify.log" 2>"$work/classify.err" || fail "autoclipd classify on the demo: $(tail -5 "$work/classify.err")"
 first=$(sed -n '2p' "$work/classify.log")
 [[ $first =~ ^\ +1\.\ red\  ]] || fail "classify: the demo's first frame is not red: '$first'"
 echo "test-deb: classify: demo video, $(grep -c ' frame ' "$work/classify.log") frames, first '$(echo "$first" | tr -s ' ')'" >&2

@@ -26,6 +26,7 @@ device: edge-1
 model:
   dir: model
   onnxruntime: ""
+  providers: [cpu]            # the demo model is tiny: no GPU needed
 cameras:
   - name: demo
     source: colours.avi
