@@ -168,6 +168,9 @@ func Run(ctx context.Context, cfg *config.Config, o Options) (err error) {
 	h, w := model.Image.Size()
 	log.Info("model loaded", "dir", cfg.Model.Dir, "layout", model.Files.Layout, "variant", model.Files.Variant,
 		"input", fmt.Sprintf("%dx%d", w, h), "dim", model.Image.Dim(), "max_batch", maxBatch)
+	if err := warmUp(model, maxBatch, log); err != nil {
+		return err
+	}
 	d.textCache = OpenTextCache(cfg, model, log)
 	if d.textCache != nil {
 		defer d.textCache.Close()
@@ -881,6 +884,34 @@ func cameraMetrics(ctx context.Context, cam *capture.Camera, mc *ops.Camera) {
 		}
 		last = st
 	}
+}
+
+// warmUp runs the image encoder once at each batch size the daemon uses
+// (TensorRT builds its engines then, which can take minutes the first
+// time), and restores Go's signal handlers in case the first run on a GPU
+// replaced them.
+func warmUp(model *inference.Model, maxBatch int, log *slog.Logger) error {
+	p := model.Image.Provider()
+	if p == inference.ProviderTensorRT {
+		log.Info("warming up TensorRT: the first engine build can take minutes; later starts use the engine cache")
+	}
+	start := time.Now()
+	saved := inference.SaveSignalHandlers()
+	defer func() {
+		if sigs := saved.Restore(); len(sigs) > 0 {
+			log.Info("restored Go's signal handlers replaced during warm-up", "signals", fmt.Sprint(sigs))
+		}
+	}()
+	for _, b := range []int{1, maxBatch} {
+		if _, err := model.Image.Input(b); err != nil {
+			return fmt.Errorf("warm-up: %w", err)
+		}
+		if _, err := model.Image.Run(b); err != nil {
+			return fmt.Errorf("warm-up (batch %d): %w", b, err)
+		}
+	}
+	log.Info("image encoder ready", "provider", p, "warm_up", time.Since(start).Round(time.Millisecond))
+	return nil
 }
 
 // CaptureConfig is the capture configuration of camera cc.
