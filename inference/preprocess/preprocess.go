@@ -19,6 +19,7 @@ import (
 	"fmt"
 	"math"
 	"math/bits"
+	"runtime"
 )
 
 // Order is the channel order of a packed 3-byte-per-pixel input.
@@ -69,11 +70,16 @@ type Preprocessor struct {
 	// upper row in the low 32 bits and the lower row in the high 32 bits,
 	// planar: channel c of pixel x at pk[c*(srcX1-srcX0)+x].
 	pk []uint64
+	// pk2 is the second half's scratch when the horizontal pass is split
+	// over two goroutines (large frames on more than one CPU).
+	pk2  []uint64
+	done chan struct{}
 	// tmp holds the horizontal pass output, one row of words per source row;
 	// word 3*m+c holds channel c of kept columns 2m (low half) and 2m+1
 	// (high half), in the input's channel order.
 	tmp     []uint64
 	acc     []uint64 // one row of vertical accumulators, packed like tmp
+	acc2    []uint64 // the second half's, when the pass is split
 	out8    []uint8  // the 8-bit crop, planar RGB, before the LUT
 	scratch []float64
 }
@@ -105,6 +111,7 @@ func New(cfg Config) (*Preprocessor, error) {
 		}
 	}
 	p.out8 = make([]uint8, 3*p.outH*p.outW)
+	p.done = make(chan struct{}, 1)
 	return p, nil
 }
 
@@ -230,9 +237,11 @@ func (p *Preprocessor) plan(width, height int) {
 	}
 	p.words = 3 * ((p.x1 - p.x0 + 1) / 2)
 	p.pk = grow(p.pk, 3*(hi-lo))
+	p.pk2 = grow(p.pk2, 3*(hi-lo))
 	// One spare row: the partner of the last row when the count is odd.
 	p.tmp = grow(p.tmp, (p.tmpRows+1)*p.words)
 	p.acc = grow(p.acc, p.words)
+	p.acc2 = grow(p.acc2, p.words)
 	p.planned = true
 }
 
@@ -268,31 +277,49 @@ func (p *Preprocessor) resize(src []byte, stride int, order Order) {
 		return
 	}
 	// Horizontal pass over the source rows the vertical pass reads, two rows
-	// at a time, only the kept columns.
-	words, n := p.words, p.srcX1-p.srcX0
-	pk0, pk1, pk2 := p.pk[:n], p.pk[n:2*n], p.pk[2*n:3*n]
-	for r := 0; r < p.tmpRows; r += 2 {
-		off := (p.srcY0+r)*stride + 3*p.srcX0
-		upper := src[off : off+3*n]
-		lower := upper // an odd last row pairs with itself; its twin is unused
-		if r+1 < p.tmpRows {
-			lower = src[off+stride : off+stride+3*n]
-		}
-		packRows(pk0, pk1, pk2, upper, lower)
-		horizontal(p.tmp[r*words:(r+1)*words], p.tmp[(r+1)*words:(r+2)*words], pk0, pk1, pk2, &p.horiz)
+	// at a time, only the kept columns. It is three quarters of the work:
+	// on more than one CPU, a large frame's rows are split between this
+	// goroutine and one more (the arithmetic per row is unchanged).
+	if p.tmpRows >= splitRows && runtime.GOMAXPROCS(0) > 1 {
+		mid := (p.tmpRows / 2) &^ 1
+		go p.horizontalAsync(src, stride, mid, p.tmpRows)
+		p.horizontalRows(src, stride, 0, mid, p.pk)
+		<-p.done
+	} else {
+		p.horizontalRows(src, stride, 0, p.tmpRows, p.pk)
 	}
 
-	// Vertical pass, one output row at a time, accumulating whole tmp rows.
+	// Vertical pass, one output row at a time, accumulating whole tmp rows;
+	// split the same way.
+	clearPadding(p.out8, p.outH, p.outW, p.y0, p.y1, p.x0, p.x1)
+	rows := p.y1 - p.y0
+	if p.tmpRows >= splitRows && runtime.GOMAXPROCS(0) > 1 && rows > 1 {
+		mid := rows / 2
+		go p.verticalAsync(mid, rows, order)
+		p.verticalRows(0, mid, p.acc[:p.words], order)
+		<-p.done
+	} else {
+		p.verticalRows(0, rows, p.acc[:p.words], order)
+	}
+}
+
+func (p *Preprocessor) verticalAsync(i0, i1 int, order Order) {
+	p.verticalRows(i0, i1, p.acc2[:p.words], order)
+	p.done <- struct{}{}
+}
+
+// verticalRows runs the vertical pass for output rows [i0, i1) of the image
+// part (relative to y0), with acc as its accumulator row.
+func (p *Preprocessor) verticalRows(i0, i1 int, acc []uint64, order Order) {
+	words := p.words
 	plane := p.outH * p.outW
 	ri, bi := 0, 2 // where R and B sit in a pixel
 	if order == BGR {
 		ri, bi = 2, 0
 	}
-	clearPadding(p.out8, p.outH, p.outW, p.y0, p.y1, p.x0, p.x1)
-	acc := p.acc[:words]
 	vk, vs, vn, vks := p.vert.k, p.vert.start, p.vert.n, p.vert.ksize
 	cw := p.x1 - p.x0
-	for i := range p.y1 - p.y0 {
+	for i := i0; i < i1; i++ {
 		vertical(acc, p.tmp[vs[i]*words:], vk[i*vks:i*vks+vn[i]])
 		row := (p.y0+i)*p.outW + p.x0
 		outR := p.out8[row : row+cw]
@@ -315,6 +342,32 @@ func (p *Preprocessor) resize(src []byte, stride int, order Order) {
 			b0, _ := unpack(px[bi])
 			outR[cw-1], outG[cw-1], outB[cw-1] = clip8(r0), clip8(g0), clip8(b0)
 		}
+	}
+}
+
+// splitRows is the number of source rows from which the horizontal pass is
+// split over two goroutines.
+const splitRows = 256
+
+func (p *Preprocessor) horizontalAsync(src []byte, stride, r0, r1 int) {
+	p.horizontalRows(src, stride, r0, r1, p.pk2)
+	p.done <- struct{}{}
+}
+
+// horizontalRows runs the horizontal pass over tmp rows [r0, r1) (r0 even)
+// with pk as its packing scratch.
+func (p *Preprocessor) horizontalRows(src []byte, stride, r0, r1 int, pk []uint64) {
+	words, n := p.words, p.srcX1-p.srcX0
+	pk0, pk1, pk2 := pk[:n], pk[n:2*n], pk[2*n:3*n]
+	for r := r0; r < r1; r += 2 {
+		off := (p.srcY0+r)*stride + 3*p.srcX0
+		upper := src[off : off+3*n]
+		lower := upper // an odd last row pairs with itself; its twin is unused
+		if r+1 < p.tmpRows {
+			lower = src[off+stride : off+stride+3*n]
+		}
+		packRows(pk0, pk1, pk2, upper, lower)
+		horizontal(p.tmp[r*words:(r+1)*words], p.tmp[(r+1)*words:(r+2)*words], pk0, pk1, pk2, &p.horiz)
 	}
 }
 
