@@ -50,6 +50,8 @@ type benchReport struct {
 	// end of the pipeline run (flatness over many frames).
 	RSSStart int64 `json:"rss_start_bytes"`
 	RSSEnd   int64 `json:"rss_end_bytes"`
+	// RSSEvery1000 is the resident set after every 1000 scored frames.
+	RSSEvery1000 []int64 `json:"rss_every_1000_frames,omitempty"`
 }
 
 // cmdBench measures the bare image encoder and the whole pipeline in one run.
@@ -271,6 +273,9 @@ func benchPipeline(ctx context.Context, rep *benchReport, b benchSetup, dur time
 			return
 		}
 		samples = append(samples, ft)
+		if len(samples)%1000 == 0 {
+			rep.RSSEvery1000 = append(rep.RSSEvery1000, procStatus("VmRSS"))
+		}
 		if frames > 0 && len(samples) == frames {
 			close(enough)
 		}
