@@ -270,16 +270,18 @@ func TestFaultDiscardsStaleFrame(t *testing.T) {
 func TestStallWatchdogIgnoresIdleWaits(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
-	// A 4 fps video paces its reads 250 ms apart, and a slow consumer keeps
-	// a folder's reader waiting: neither is a blocked read.
-	video := writeColours(t, dir, "slow.avi", 4, []ColourSegment{{red, 2}})
+	// A 2 fps video paces its reads 500 ms apart, and a slow consumer keeps
+	// a folder's reader waiting: neither is a blocked read. The stall
+	// timeout is shorter than the pacing but long enough that a real read
+	// of a tiny frame never takes it, even on a loaded machine.
+	video := writeColours(t, dir, "slow.avi", 2, []ColourSegment{{red, 2}})
 	folder := filepath.Join(dir, "imgs")
 	if err := os.Mkdir(folder, 0o755); err != nil {
 		t.Fatal(err)
 	}
 	writeSolidImage(t, folder, "a.png", red)
 	writeSolidImage(t, folder, "b.png", green)
-	stall := MinStallTimeout
+	stall := 300 * time.Millisecond
 	cams := []*running{
 		start(t, Config{Name: "paced", Source: video, Loop: true, StallTimeout: stall}, nil),
 		start(t, Config{Name: "folder", Source: folder, PollInterval: 20 * time.Millisecond, StallTimeout: stall}, nil),

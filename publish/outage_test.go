@@ -369,7 +369,7 @@ func TestPoisonMessageDropped(t *testing.T) {
 // a window of 16: every event arrives, in order, no gaps.
 func TestOrderUnderRepeatedCuts(t *testing.T) {
 	t.Parallel()
-	for _, inflight := range []int{1, DefaultInflight} {
+	for _, inflight := range []int{1, 16} {
 		t.Run(fmt.Sprintf("inflight=%d", inflight), func(t *testing.T) {
 			m := mqtttest.StartMosquitto(t)
 			proxy := mqtttest.NewProxy(t, m.Addr())
