@@ -18,12 +18,17 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+
+	"github.com/autoclipd/autoclipd/inference"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
 var version = "dev"
 
 func main() {
+	// Before ONNX Runtime and OpenCV start their threads: see
+	// inference.LimitMallocArenas.
+	inference.LimitMallocArenas(2)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	code := run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
 	stop()
