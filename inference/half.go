@@ -2,79 +2,20 @@ package inference
 
 import (
 	"encoding/binary"
-	"math"
+
+	"github.com/autoclipd/autoclipd/internal/half"
 )
-
-// halfBits returns the IEEE 754 half-precision bits nearest to f (ties to
-// even); values beyond the half range become infinities and NaN stays NaN.
-func halfBits(f float32) uint16 {
-	b := math.Float32bits(f)
-	sign := uint16(b>>16) & 0x8000
-	exp := int32(b>>23) & 0xff
-	mant := b & 0x7fffff
-	if exp == 0xff {
-		if mant != 0 {
-			return sign | 0x7e00
-		}
-		return sign | 0x7c00
-	}
-	e := exp - 127 + 15
-	if e >= 0x1f {
-		return sign | 0x7c00
-	}
-	if e <= 0 {
-		if e < -10 {
-			return sign
-		}
-		m := mant | 0x800000
-		shift := uint32(14 - e)
-		half := uint32(1) << (shift - 1)
-		q := m >> shift
-		rem := m & (1<<shift - 1)
-		if rem > half || (rem == half && q&1 == 1) {
-			q++
-		}
-		return sign | uint16(q)
-	}
-	q := uint32(e)<<10 | mant>>13
-	rem := mant & 0x1fff
-	if rem > 0x1000 || (rem == 0x1000 && q&1 == 1) {
-		q++
-	}
-	return sign | uint16(q)
-}
-
-// halfToFloat returns the value of the half-precision bits h.
-func halfToFloat(h uint16) float32 {
-	sign := uint32(h&0x8000) << 16
-	exp := uint32(h>>10) & 0x1f
-	mant := uint32(h & 0x3ff)
-	switch {
-	case exp == 0x1f:
-		return math.Float32frombits(sign | 0x7f800000 | mant<<13)
-	case exp == 0 && mant == 0:
-		return math.Float32frombits(sign)
-	case exp == 0:
-		e := uint32(127 - 15 + 1)
-		for mant&0x400 == 0 {
-			mant <<= 1
-			e--
-		}
-		return math.Float32frombits(sign | e<<23 | (mant&0x3ff)<<13)
-	}
-	return math.Float32frombits(sign | (exp+127-15)<<23 | mant<<13)
-}
 
 // toHalf writes src as little-endian float16 into dst (2 bytes each).
 func toHalf(dst []byte, src []float32) {
 	for i, v := range src {
-		binary.LittleEndian.PutUint16(dst[2*i:], halfBits(v))
+		binary.LittleEndian.PutUint16(dst[2*i:], half.Bits(v))
 	}
 }
 
 // fromHalf reads little-endian float16 from src into dst.
 func fromHalf(dst []float32, src []byte) {
 	for i := range dst {
-		dst[i] = halfToFloat(binary.LittleEndian.Uint16(src[2*i:]))
+		dst[i] = half.Float32(binary.LittleEndian.Uint16(src[2*i:]))
 	}
 }
