@@ -305,7 +305,6 @@ func Run(ctx context.Context, cfg *config.Config, o Options) (err error) {
 				log.Error("http server", "err", err)
 			}
 		}()
-		log.Info("http listening", "addr", srv.Addr().String(), "paths", "/metrics /healthz /readyz")
 	}
 
 	camCtx, stopCams := context.WithCancel(ctx)
