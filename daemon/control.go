@@ -130,6 +130,8 @@ func (d *daemon) cameraConfig(name string) (config.Camera, bool) {
 
 // setEnabled switches a camera on or off at run time and echoes the state.
 func (d *daemon) setEnabled(name string, on bool) {
+	d.camOps.Lock()
+	defer d.camOps.Unlock()
 	d.mu.Lock()
 	d.enabled[name] = on
 	r := d.cams[name]
@@ -156,6 +158,8 @@ func (d *daemon) setEnabled(name string, on bool) {
 // setLabels switches a camera to another label set at run time (the
 // camera is restarted with it) and echoes the set.
 func (d *daemon) setLabels(name, set string) {
+	d.camOps.Lock()
+	defer d.camOps.Unlock()
 	if cc, _ := d.cameraConfig(name); cc.Labels == set {
 		d.send(events.LabelsMessage(name, set))
 		return

@@ -111,6 +111,10 @@ type daemon struct {
 	discMu   sync.Mutex
 	discLast []events.DiscoveryCamera // what discovery last announced
 
+	// camOps serialises starting and stopping cameras (config reloads,
+	// control topics, shutdown), so a camera never runs twice.
+	camOps sync.Mutex
+
 	mu      sync.Mutex
 	cfg     *config.Config
 	cams    map[string]*camRun
@@ -435,6 +439,8 @@ func (d *daemon) cameraCount() int {
 // are started, stopped or reopened one by one; unchanged cameras and the
 // model are untouched. Settings that need a restart are logged.
 func (d *daemon) applyConfig(ctx context.Context, ncfg *config.Config) {
+	d.camOps.Lock()
+	defer d.camOps.Unlock()
 	d.mu.Lock()
 	old := d.cfg
 	d.mu.Unlock()
@@ -505,6 +511,9 @@ func (r *camRun) stop() {
 
 // startCamera starts capture and scoring for cc.
 func (d *daemon) startCamera(ctx context.Context, cc config.Camera) error {
+	if err := ctx.Err(); err != nil {
+		return err // stopping: no new cameras
+	}
 	mc := d.metrics.Camera(cc.Name)
 	mc.SetEnabled(true)
 	ccfg := CaptureConfig(cc)
@@ -573,6 +582,8 @@ func (d *daemon) startCamera(ctx context.Context, cc config.Camera) error {
 
 // stopAll stops every camera and waits for them.
 func (d *daemon) stopAll() {
+	d.camOps.Lock()
+	defer d.camOps.Unlock()
 	d.mu.Lock()
 	runs := make([]*camRun, 0, len(d.cams))
 	for name, r := range d.cams {
