@@ -18,6 +18,13 @@ func Check(path string) []error {
 	if err != nil {
 		return Problems(err)
 	}
+	_, problems := cfg.Check()
+	return problems
+}
+
+// Check is Check for a loaded config: it also returns the label sets that
+// loaded, by name.
+func (cfg *Config) Check() (map[string]*LabelSet, []error) {
 	var out []error
 	if err := cfg.checkExists("model.dir", cfg.Model.Dir, true); err != nil {
 		out = append(out, err)
@@ -36,8 +43,8 @@ func Check(path string) []error {
 			out = append(out, cfg.Errorf(fmt.Sprintf("cameras[%d].source", i), "%s", unwrapPathError(err)+": "+cam.Source))
 		}
 	}
-	_, problems := cfg.CheckLabels()
-	return append(out, problems...)
+	sets, problems := cfg.CheckLabels()
+	return sets, append(out, problems...)
 }
 
 // checkExists returns an error unless path exists and is a folder (dir) or

@@ -150,7 +150,7 @@ func LoadLabelSet(dir, name, templates string) (*LabelSet, error) {
 // be read, errs holds that error under the name "".
 func LoadLabelDir(dir, templates string) (sets map[string]*LabelSet, errs map[string]error) {
 	sets, errs = map[string]*LabelSet{}, map[string]error{}
-	names, err := labelSetNames(dir)
+	names, err := LabelSetNames(dir)
 	if err != nil {
 		errs[""] = err
 		return sets, errs
@@ -204,8 +204,9 @@ func (c *Config) CheckLabels() (map[string]*LabelSet, []error) {
 	return sets, problems
 }
 
-// labelSetNames lists the label sets that files in dir define, sorted.
-func labelSetNames(dir string) ([]string, error) {
+// LabelSetNames lists the label sets that files in dir define, sorted,
+// without reading the files.
+func LabelSetNames(dir string) ([]string, error) {
 	entries, err := os.ReadDir(dir)
 	if err != nil {
 		return nil, err

@@ -144,7 +144,7 @@ func (w *LabelWatcher) Run(ctx context.Context) error {
 	}
 	// rescan reports every set in the folder and every known set, now.
 	rescan := func() bool {
-		names, err := labelSetNames(dir)
+		names, err := LabelSetNames(dir)
 		if err != nil && !errors.Is(err, os.ErrNotExist) {
 			log.Warn("label folder unreadable", "dir", dir, "err", err)
 		}

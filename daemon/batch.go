@@ -2,14 +2,10 @@ package daemon
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"sync"
 	"sync/atomic"
 	"time"
-
-	"github.com/autoclipd/autoclipd/capture"
-	"github.com/autoclipd/autoclipd/inference/preprocess"
 )
 
 // ImageModel is what the batcher needs of an image encoder:
@@ -23,16 +19,11 @@ type ImageModel interface {
 	MaxBatch() int
 }
 
-// StageTimes receives how long each batch's stages took; nil ignores them.
-type StageTimes interface {
-	Preprocess(d time.Duration)
-	Encode(d time.Duration, batch int)
-}
-
 // Batcher runs the image encoder for every camera. Frames from several
 // cameras that arrive within the batch window go through the encoder as one
-// batch; each frame is preprocessed straight into its slot of the encoder's
-// input tensor, so a frame's pixels are converted once and never copied.
+// batch; each camera preprocesses its frame into a buffer of its own (while
+// the previous batch encodes) and the batcher copies it into its slot of the
+// encoder's reused input tensor.
 //
 // A camera submits one frame at a time and waits for its embedding, so no
 // queue forms: while the encoder is busy, the camera's reader keeps only the
@@ -41,7 +32,6 @@ type Batcher struct {
 	model  ImageModel
 	window time.Duration
 	max    int
-	times  StageTimes
 	reqs   chan *embedReq
 	active atomic.Int32 // cameras registered: a batch holding all of them need not wait
 	pool   sync.Pool
@@ -51,9 +41,7 @@ type Batcher struct {
 }
 
 type embedReq struct {
-	pre  *preprocess.Preprocessor
-	f    *capture.Frame
-	in   []float32 // already preprocessed (EmbedPrepared), or nil
+	in   []float32 // the preprocessed image
 	emb  []float32
 	err  error
 	st   EmbedStats
@@ -62,8 +50,6 @@ type embedReq struct {
 
 // EmbedStats says how one frame's encoding went.
 type EmbedStats struct {
-	// Preprocess is the time spent converting this frame.
-	Preprocess time.Duration
 	// Encode is the encoder run of the batch the frame was in.
 	Encode time.Duration
 	// Batch is the size of that batch.
@@ -73,14 +59,14 @@ type EmbedStats struct {
 // NewBatcher builds a batcher over model. window is how long the first frame
 // of a batch waits for others (0: no waiting); maxBatch bounds the batch
 // (at most model.MaxBatch()).
-func NewBatcher(model ImageModel, window time.Duration, maxBatch int, times StageTimes) *Batcher {
+func NewBatcher(model ImageModel, window time.Duration, maxBatch int) *Batcher {
 	if maxBatch < 1 {
 		maxBatch = 1
 	}
 	if m := model.MaxBatch(); m > 0 && maxBatch > m {
 		maxBatch = m
 	}
-	b := &Batcher{model: model, window: window, max: maxBatch, times: times, reqs: make(chan *embedReq)}
+	b := &Batcher{model: model, window: window, max: maxBatch, reqs: make(chan *embedReq)}
 	b.pool.New = func() any { return &embedReq{done: make(chan struct{}, 1)} }
 	return b
 }
@@ -97,40 +83,27 @@ func (b *Batcher) Register() (unregister func()) {
 // Stats returns how many batches and frames were encoded.
 func (b *Batcher) Stats() (batches, frames uint64) { return b.batches.Load(), b.frames.Load() }
 
-// ErrStopped is returned by Embed once the batcher has stopped.
-var ErrStopped = errors.New("image encoder stopped")
-
-// Embed preprocesses f with pre and encodes it, in a batch with other
-// cameras' frames, and writes the embedding into emb (len Dim). It blocks
-// until done or ctx is cancelled. f is not released.
-func (b *Batcher) Embed(ctx context.Context, pre *preprocess.Preprocessor, f *capture.Frame, emb []float32) (EmbedStats, error) {
-	return b.submit(ctx, pre, f, nil, emb)
-}
-
-// EmbedPrepared encodes one image already preprocessed into in (the
-// encoder's [3][H][W] input), in a batch with other cameras' frames, and
-// writes the embedding into emb. Preprocessing into a buffer of the caller's
+// Embed encodes one image already preprocessed into in (the encoder's
+// [3][H][W] input), in a batch with other cameras' frames, and writes the
+// embedding into emb (len Dim). Preprocessing into a buffer of the caller's
 // lets it prepare the next frame while this one is encoded; the batcher
-// copies in into the encoder's tensor.
-func (b *Batcher) EmbedPrepared(ctx context.Context, in, emb []float32) (EmbedStats, error) {
-	return b.submit(ctx, nil, nil, in, emb)
-}
-
-func (b *Batcher) submit(ctx context.Context, pre *preprocess.Preprocessor, f *capture.Frame, in, emb []float32) (EmbedStats, error) {
+// copies in into the encoder's tensor. It blocks until done or ctx is
+// cancelled.
+func (b *Batcher) Embed(ctx context.Context, in, emb []float32) (EmbedStats, error) {
 	r := b.pool.Get().(*embedReq)
-	r.pre, r.f, r.in, r.emb, r.err, r.st = pre, f, in, emb, nil, EmbedStats{}
+	r.in, r.emb, r.err, r.st = in, emb, nil, EmbedStats{}
 	select {
 	case b.reqs <- r:
 	case <-ctx.Done():
 		b.pool.Put(r)
 		return EmbedStats{}, ctx.Err()
 	}
-	// Once submitted, the batcher owns r until it signals done; f and emb
+	// Once submitted, the batcher owns r until it signals done; in and emb
 	// must stay valid until then, so wait even if ctx ends (a batch takes
 	// one encoder run at most).
 	<-r.done
 	err, st := r.err, r.st
-	r.pre, r.f, r.in, r.emb = nil, nil, nil, nil
+	r.in, r.emb = nil, nil
 	b.pool.Put(r)
 	return st, err
 }
@@ -187,31 +160,18 @@ func (b *Batcher) encode(batch []*embedReq) {
 		return
 	}
 	size := len(in) / n
-	start := time.Now()
 	for i, r := range batch {
-		slot := in[i*size : (i+1)*size]
-		if r.in != nil {
-			if len(r.in) != size {
-				r.err = fmt.Errorf("prepared input of %d values, the encoder takes %d", len(r.in), size)
-				continue
-			}
-			copy(slot, r.in)
+		if len(r.in) != size {
+			r.err = fmt.Errorf("preprocessed input of %d values, the encoder takes %d", len(r.in), size)
 			continue
 		}
-		f := r.f
-		t0 := time.Now()
-		r.err = r.pre.Run(slot, f.Data, f.Width, f.Height, 3*f.Width, preprocess.BGR)
-		r.st.Preprocess = time.Since(t0)
+		copy(in[i*size:(i+1)*size], r.in)
 	}
-	mid := time.Now()
+	start := time.Now()
 	out, err := b.model.Run(n)
-	end := time.Now()
-	if b.times != nil {
-		b.times.Preprocess(mid.Sub(start))
-		b.times.Encode(end.Sub(mid), n)
-	}
+	took := time.Since(start)
 	for _, r := range batch {
-		r.st.Encode, r.st.Batch = end.Sub(mid), n
+		r.st.Encode, r.st.Batch = took, n
 	}
 	if err == nil {
 		d := b.model.Dim()

@@ -47,6 +47,17 @@ func solidFrame(bgr [3]uint8, w, h int) *capture.Frame {
 	return &capture.Frame{Width: w, Height: h, Data: data}
 }
 
+// embedFrame preprocesses f with pre, as a camera's frame loop does, and
+// encodes it through b.
+func embedFrame(ctx context.Context, b *Batcher, pre *preprocess.Preprocessor, f *capture.Frame, emb []float32) (EmbedStats, error) {
+	h, w := pre.OutputSize()
+	in := make([]float32, 3*h*w)
+	if err := pre.Run(in, f.Data, f.Width, f.Height, 3*f.Width, preprocess.BGR); err != nil {
+		return EmbedStats{}, err
+	}
+	return b.Embed(ctx, in, emb)
+}
+
 func cosine(a, b []float32) float64 {
 	var ab, aa, bb float64
 	for i := range a {
@@ -63,7 +74,7 @@ func cosine(a, b []float32) float64 {
 func TestBatcherBatchesCameras(t *testing.T) {
 	m := loadDemo(t, 4)
 	colours := modelgen.DemoColours()[:4]
-	b := NewBatcher(m.Image, 50*time.Millisecond, 4, nil)
+	b := NewBatcher(m.Image, 50*time.Millisecond, 4)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { defer close(done); _ = b.Run(ctx) }()
@@ -78,7 +89,7 @@ func TestBatcherBatchesCameras(t *testing.T) {
 		}
 		want[i] = make([]float32, m.Image.Dim())
 		unreg := b.Register()
-		if _, err := b.Embed(ctx, pre, solidFrame(c.BGR, 64+16*i, 48+8*i), want[i]); err != nil {
+		if _, err := embedFrame(ctx, b, pre, solidFrame(c.BGR, 64+16*i, 48+8*i), want[i]); err != nil {
 			t.Fatal(err)
 		}
 		unreg()
@@ -104,7 +115,7 @@ func TestBatcherBatchesCameras(t *testing.T) {
 			}
 			emb := make([]float32, m.Image.Dim())
 			for r := 0; r < rounds; r++ {
-				if _, err := b.Embed(ctx, pre, solidFrame(c.BGR, 64+16*i, 48+8*i), emb); err != nil {
+				if _, err := embedFrame(ctx, b, pre, solidFrame(c.BGR, 64+16*i, 48+8*i), emb); err != nil {
 					errs <- err
 					return
 				}
@@ -168,7 +179,7 @@ func TestBatcherWindow(t *testing.T) {
 	h, w := pre.OutputSize()
 	fm := &fakeModel{size: 3 * h * w}
 	const window = time.Second
-	b := NewBatcher(fm, window, 4, nil)
+	b := NewBatcher(fm, window, 4)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { defer close(done); _ = b.Run(ctx) }()
@@ -177,13 +188,13 @@ func TestBatcherWindow(t *testing.T) {
 	emb := make([]float32, 1)
 	u1 := b.Register()
 	start := time.Now()
-	if _, err := b.Embed(ctx, pre, solidFrame([3]uint8{255, 255, 255}, 32, 32), emb); err != nil {
+	if _, err := embedFrame(ctx, b, pre, solidFrame([3]uint8{255, 255, 255}, 32, 32), emb); err != nil {
 		t.Fatal(err)
 	}
 	alone := time.Since(start)
 	u2 := b.Register()
 	start = time.Now()
-	if _, err := b.Embed(ctx, pre, solidFrame([3]uint8{255, 255, 255}, 32, 32), emb); err != nil {
+	if _, err := embedFrame(ctx, b, pre, solidFrame([3]uint8{255, 255, 255}, 32, 32), emb); err != nil {
 		t.Fatal(err)
 	}
 	waited := time.Since(start)

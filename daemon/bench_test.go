@@ -30,7 +30,7 @@ func BenchmarkFrame(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	batcher := NewBatcher(m.Image, 0, 1, nil)
+	batcher := NewBatcher(m.Image, 0, 1)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	go func() { _ = batcher.Run(ctx) }()
@@ -49,13 +49,18 @@ func BenchmarkFrame(b *testing.B) {
 	}
 	f := solidFrame(modelgen.DemoColours()[0].BGR, 640, 480)
 	emb := make([]float32, m.Image.Dim())
+	h, w := pre.OutputSize()
+	in := make([]float32, 3*h*w)
 	ws := ls.Classifier.NewWorkspace(1)
 	var all []int
 	now := time.Now()
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		if _, err := batcher.Embed(ctx, pre, f, emb); err != nil {
+		if err := pre.Run(in, f.Data, f.Width, f.Height, 3*f.Width, preprocess.BGR); err != nil {
+			b.Fatal(err)
+		}
+		if _, err := batcher.Embed(ctx, in, emb); err != nil {
 			b.Fatal(err)
 		}
 		res, err := ls.Classifier.Classify(ws, emb, 1)

@@ -15,7 +15,6 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
-	"sort"
 	"sync"
 	"time"
 
@@ -65,9 +64,6 @@ type Options struct {
 	Reload <-chan *config.Config
 	// ShutdownTimeout bounds the shutdown (default 10 s).
 	ShutdownTimeout time.Duration
-	// Times, if set, receives each batch's preprocessing and encoding time
-	// and size.
-	Times StageTimes
 	// Capture, if set, adjusts each camera's capture settings before it
 	// starts (the bench command reads its video unpaced).
 	Capture func(*capture.Config)
@@ -92,6 +88,8 @@ type FrameTimes struct {
 	// Preprocess, Encode, Score and Publish are the stages after it
 	// (Encode is the encoder run of the frame's batch).
 	Preprocess, Encode, Score, Publish time.Duration
+	// Batch is the size of the frame's batch.
+	Batch int
 }
 
 // daemon is one run's state.
@@ -257,7 +255,7 @@ func Run(ctx context.Context, cfg *config.Config, o Options) (err error) {
 		}
 	}
 
-	d.batcher = NewBatcher(model.Image, cfg.Inference.BatchWindow, maxBatch, o.Times)
+	d.batcher = NewBatcher(model.Image, cfg.Inference.BatchWindow, maxBatch)
 	bctx, stopBatcher := context.WithCancel(context.Background())
 	batcherDone := make(chan struct{})
 	go func() {
@@ -632,7 +630,7 @@ func (s *scorer) run(ctx context.Context) error {
 	)
 	for p := range ready {
 		f, set := p.f, p.set
-		st, err := d.batcher.EmbedPrepared(ctx, p.buf, emb)
+		st, err := d.batcher.Embed(ctx, p.buf, emb)
 		free <- p.buf
 		if err != nil {
 			seq := f.Seq
@@ -686,7 +684,7 @@ func (s *scorer) run(ctx context.Context) error {
 		d.sendAll(s.tracker.Update(msg, snap))
 		f.Release()
 		if d.frames != nil {
-			d.frames(FrameTimes{Camera: s.cc.Name, Capture: p.wait, Preprocess: p.prep, Encode: st.Encode, Score: now.Sub(t0), Publish: time.Since(t1)})
+			d.frames(FrameTimes{Camera: s.cc.Name, Capture: p.wait, Preprocess: p.prep, Encode: st.Encode, Batch: st.Batch, Score: now.Sub(t0), Publish: time.Since(t1)})
 		}
 	}
 	if ctx.Err() != nil {
@@ -820,13 +818,7 @@ func (d *daemon) publishDiscovery(force bool) {
 		return
 	}
 	disc := d.discovery()
-	var names []string
-	if sets, _ := config.LoadLabelDir(cfg.Labels.Dir, cfg.Labels.Templates); sets != nil {
-		for n := range sets {
-			names = append(names, n)
-		}
-		sort.Strings(names)
-	}
+	names, _ := config.LabelSetNames(cfg.Labels.Dir) // for the label set select; a bad file is refused when chosen
 	var cams []events.DiscoveryCamera
 	for _, c := range cfg.Cameras {
 		cc, _ := d.cameraConfig(c.Name)

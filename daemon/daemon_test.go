@@ -164,10 +164,11 @@ type batchSizes struct {
 	sizes map[int]int
 }
 
-func (b *batchSizes) Preprocess(time.Duration) {}
-func (b *batchSizes) Encode(_ time.Duration, n int) {
+// frame counts, by the size of its batch, every frame scored (a batch of
+// n is counted n times).
+func (b *batchSizes) frame(ft FrameTimes) {
 	b.mu.Lock()
-	b.sizes[n]++
+	b.sizes[ft.Batch]++
 	b.mu.Unlock()
 }
 
@@ -183,7 +184,7 @@ func TestMultiCameraBatching(t *testing.T) {
 	}
 	sub := mqtttest.Subscribe(t, s.broker, "t/dev/+/classification")
 	sizes := &batchSizes{sizes: map[int]int{}}
-	r := start(t, s.config(cams...), Options{Times: sizes})
+	r := start(t, s.config(cams...), Options{Frames: sizes.frame})
 
 	seen := map[string]int{}
 	deadline := time.Now().Add(60 * time.Second)

@@ -254,8 +254,15 @@ func cmdCheckConfig(args []string, stdout, stderr io.Writer) error {
 	if *path == "" {
 		return usageError{errors.New("--config FILE is required")}
 	}
-	problems := config.Check(*path)
-	if cfg, err := config.Load(*path); err == nil {
+	var (
+		sets     map[string]*config.LabelSet
+		problems []error
+	)
+	cfg, err := config.Load(*path)
+	if err != nil {
+		problems = config.Problems(err)
+	} else {
+		sets, problems = cfg.Check()
 		// What capture refuses (device settings on a file, say), it
 		// refuses without opening anything.
 		for i, cc := range cfg.Cameras {
@@ -269,14 +276,6 @@ func cmdCheckConfig(args []string, stdout, stderr io.Writer) error {
 			fmt.Fprintln(stdout, oneLine(p.Error()))
 		}
 		return fmt.Errorf("%s: %d problem(s)", *path, len(problems))
-	}
-	cfg, err := config.Load(*path)
-	if err != nil {
-		return err
-	}
-	sets, errs := cfg.CheckLabels()
-	if len(errs) > 0 {
-		return errors.Join(errs...)
 	}
 	names := make([]string, 0, len(sets))
 	for n := range sets {
