@@ -872,18 +872,7 @@ func cameraMetrics(ctx context.Context, cam *capture.Camera, mc *ops.Camera) {
 		case <-t.C:
 		}
 		st := cam.Stats()
-		for i := last.Read; i < st.Read; i++ {
-			mc.FrameRead(st.LastFrame)
-		}
-		for i := last.Skipped; i < st.Skipped; i++ {
-			mc.FrameSkipped()
-		}
-		for i := last.Dropped; i < st.Dropped; i++ {
-			mc.FrameDropped()
-		}
-		for i := last.Reconnects; i < st.Reconnects; i++ {
-			mc.Reconnect()
-		}
+		mc.Captured(st.Read-last.Read, st.Skipped-last.Skipped, st.Dropped-last.Dropped, st.Reconnects-last.Reconnects, st.LastFrame)
 		last = st
 	}
 }

@@ -89,8 +89,8 @@ func newMetrics(reg prometheus.Registerer, now func() time.Time) (*Metrics, erro
 	m := &Metrics{
 		framesRead:    camCounter("frames_read_total", "Frames read from the camera."),
 		framesScored:  camCounter("frames_scored_total", "Frames encoded and scored by AutoCLIP."),
-		framesSkipped: camCounter("frames_skipped_total", "Frames read but not scored on purpose (fps limit, camera disabled)."),
-		framesDropped: camCounter("frames_dropped_total", "Frames dropped because the scorer was busy (latest frame wins)."),
+		framesSkipped: camCounter("frames_skipped_total", "Frames read but never scored: a newer frame replaced them first (latest frame wins)."),
+		framesDropped: camCounter("frames_dropped_total", "Unusable frames dropped (empty, undersized, undecodable)."),
 		reconnects:    camCounter("camera_reconnects_total", "Times the camera source was reopened after a failure."),
 		preprocess: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Namespace: Namespace, Name: "preprocess_duration_seconds",
@@ -228,11 +228,25 @@ func (c *Camera) FrameScored(at time.Time) {
 	c.lastScored.Store(at.UnixNano())
 }
 
-// FrameSkipped counts a frame read but not scored on purpose.
+// FrameSkipped counts a frame read but never scored: a newer one replaced
+// it before the scorer took it (latest frame wins).
 func (c *Camera) FrameSkipped() { c.skipped.Inc() }
 
-// FrameDropped counts a frame dropped because the scorer was busy.
+// FrameDropped counts an unusable frame (empty, undersized, undecodable).
 func (c *Camera) FrameDropped() { c.dropped.Inc() }
+
+// Captured adds what capture counted since the last call, in one go: frames
+// read, skipped and dropped, reconnects, and the newest frame's time. For
+// mirroring capture's own counters without a call per frame.
+func (c *Camera) Captured(read, skipped, dropped, reconnects uint64, lastFrame time.Time) {
+	c.read.Add(float64(read))
+	c.skipped.Add(float64(skipped))
+	c.dropped.Add(float64(dropped))
+	c.reconnects.Add(float64(reconnects))
+	if !lastFrame.IsZero() {
+		c.lastFrame.Store(lastFrame.UnixNano())
+	}
+}
 
 // Reconnect counts a reopen of the camera source.
 func (c *Camera) Reconnect() { c.reconnects.Inc() }

@@ -347,3 +347,18 @@ func BenchmarkWatchdogAlive(b *testing.B) {
 		w.Alive()
 	}
 }
+
+// TestCaptured: capture's counters added in one call per interval.
+func TestCaptured(t *testing.T) {
+	reg, m, clock := newTestMetrics(t)
+	c := m.Camera("gate")
+	last := clock.Now().Add(-300 * time.Millisecond)
+	c.Captured(10, 4, 1, 2, last)
+	c.Captured(5, 0, 0, 0, time.Time{}) // no new frame time: the last one stays
+	fams := gather(t, reg)
+	assertValue(t, fams, 15, "autoclipd_frames_read_total", "camera", "gate")
+	assertValue(t, fams, 4, "autoclipd_frames_skipped_total", "camera", "gate")
+	assertValue(t, fams, 1, "autoclipd_frames_dropped_total", "camera", "gate")
+	assertValue(t, fams, 2, "autoclipd_camera_reconnects_total", "camera", "gate")
+	assertValue(t, fams, 0.3, "autoclipd_last_frame_age_seconds", "camera", "gate")
+}
