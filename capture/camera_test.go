@@ -189,18 +189,7 @@ func TestVideoReplacedWhileLooping(t *testing.T) {
 	if err := os.Rename(tmp, path); err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(3 * time.Second)
-	for {
-		f := cam.mustNext(t, 3*time.Second)
-		got := meanColour(f)
-		f.Release()
-		if got[0] > 150 && got[2] < 60 {
-			break // blue: the new file plays
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("still mean BGR %.0f 3s after the file was replaced", got)
-		}
-	}
+	waitForNewFile(t, cam, "after the file was replaced")
 	if !slices.Contains(rec.messages(), "looping by reopening") {
 		t.Fatalf("a replaced file should be reopened: %q", rec.messages())
 	}
@@ -600,5 +589,23 @@ func TestUnpacedHandsOutEveryFrame(t *testing.T) {
 	}
 	if _, err := New(Config{Name: "s", Source: "rtsp://cam.local/x", Unpaced: true}, nil); err == nil || !strings.Contains(err.Error(), "unpaced") {
 		t.Errorf("unpaced stream: err %v", err)
+	}
+}
+
+// waitForNewFile takes frames until the blue replacement file plays, and
+// fails if it does not within 3 s (when names what happened to the file).
+func waitForNewFile(t *testing.T, cam *running, when string) {
+	t.Helper()
+	deadline := time.Now().Add(3 * time.Second)
+	for {
+		f := cam.mustNext(t, 3*time.Second)
+		got := meanColour(f)
+		f.Release()
+		if got[0] > 150 && got[2] < 60 {
+			return // blue: the new file plays
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("still mean BGR %.0f 3s %s", got, when)
+		}
 	}
 }

@@ -82,18 +82,7 @@ func TestVideoDeletedAndRecreated(t *testing.T) {
 		if err := os.Rename(tmp, path); err != nil {
 			t.Fatal(err)
 		}
-		deadline := time.Now().Add(3 * time.Second)
-		for {
-			f := cam.mustNext(t, 3*time.Second)
-			got := meanColour(f)
-			f.Release()
-			if got[0] > 150 && got[2] < 60 {
-				break // blue: the new file plays
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("still mean BGR %.0f 3s after the file came back", got)
-			}
-		}
+		waitForNewFile(t, cam, "after the file came back")
 		got := states.get()
 		if len(got) < 3 || got[0] != "online: source opened" || !strings.HasPrefix(got[1], "offline: open failed") || got[2] != "online: source opened" {
 			t.Fatalf("states %q: want online, offline (open failed), online", got)

@@ -21,22 +21,6 @@ import (
 	"github.com/autoclipd/autoclipd/modelgen"
 )
 
-// providerRuntime opens the ONNX Runtime library the tests use (ORT_LIB; a
-// CPU-only build on machines without a GPU).
-func providerRuntime(t testing.TB) *Runtime {
-	t.Helper()
-	lib, err := FindLibrary("")
-	if err != nil {
-		t.Fatalf("%v (run the tests with `make test`, which finds or fetches ONNX Runtime)", err)
-	}
-	rt, err := Open(lib)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { rt.Close() })
-	return rt
-}
-
 // providerModel writes the demo model and returns its image encoder's path
 // and input and output names.
 func providerModel(t testing.TB) (path string, in TensorInfo, out string) {
@@ -99,7 +83,7 @@ func isCPUOnly(t *testing.T) bool {
 }
 
 func TestProvidersFallBackToCPU(t *testing.T) {
-	rt := providerRuntime(t)
+	rt := openRuntime(t)
 	if !isCPUOnly(t) {
 		t.Skipf("%s has the CUDA provider; this test is about a CPU-only library", rt.Library())
 	}
@@ -148,7 +132,7 @@ func TestProvidersFallBackToCPU(t *testing.T) {
 }
 
 func TestGPUOnlyProvidersFail(t *testing.T) {
-	rt := providerRuntime(t)
+	rt := openRuntime(t)
 	if !isCPUOnly(t) {
 		t.Skipf("%s has the CUDA provider; this test is about a CPU-only library", rt.Library())
 	}
@@ -188,7 +172,7 @@ func TestGPUOnlyProvidersFail(t *testing.T) {
 }
 
 func TestBadProviderOptions(t *testing.T) {
-	providerRuntime(t)
+	openRuntime(t)
 	path, in, out := providerModel(t)
 	for _, tc := range []struct {
 		name string
@@ -233,7 +217,7 @@ func TestBadProviderOptions(t *testing.T) {
 }
 
 func TestBrokenModelIsNotAProviderProblem(t *testing.T) {
-	rt := providerRuntime(t)
+	rt := openRuntime(t)
 	bad := filepath.Join(t.TempDir(), "broken.onnx")
 	if err := os.WriteFile(bad, []byte("not a model"), 0o644); err != nil {
 		t.Fatal(err)
@@ -279,7 +263,7 @@ func runOnce(t *testing.T, sess *ort.DynamicAdvancedSession, in TensorInfo) []fl
 }
 
 func TestThreadsAndGraphOptimizationApplied(t *testing.T) {
-	providerRuntime(t)
+	openRuntime(t)
 	path, in, out := providerModel(t)
 	var want []float32
 	for _, tc := range []struct {
@@ -400,7 +384,7 @@ func TestSignalHandlersRestored(t *testing.T) {
 // is present (scripts/gpu-check.sh on a GPU machine): CUDA is chosen, agrees
 // with the CPU, and Go's signal handlers survive it.
 func TestProvidersOnGPU(t *testing.T) {
-	rt := providerRuntime(t)
+	rt := openRuntime(t)
 	if isCPUOnly(t) {
 		t.Skipf("%s is a CPU-only build: the GPU path is checked by scripts/gpu-check.sh on a GPU machine", rt.Library())
 	}
@@ -454,7 +438,7 @@ func TestProviderReason(t *testing.T) {
 // TestSpinningOption: model.spinning sets ONNX Runtime's
 // session.intra_op.allow_spinning, off unless asked for.
 func TestSpinningOption(t *testing.T) {
-	providerRuntime(t)
+	openRuntime(t)
 	for _, spin := range []bool{false, true} {
 		so, err := baseSessionOptions(Options{ProviderOptions: ProviderOptions{Spinning: spin}})
 		if err != nil {
