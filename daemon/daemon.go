@@ -8,7 +8,6 @@ package daemon
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -386,7 +385,7 @@ func (d *daemon) encodeSet(set *config.LabelSet) (*LabelSet, error) {
 func (d *daemon) publishSetStatus(name string, st SetStatus) {
 	if d.metrics != nil {
 		var err error
-		if st.State != "ok" {
+		if !st.OK {
 			err = errors.New(st.Error)
 		}
 		d.metrics.Reload(name, err)
@@ -394,14 +393,13 @@ func (d *daemon) publishSetStatus(name string, st SetStatus) {
 	if d.pub == nil {
 		return // before MQTT is up: published once it is
 	}
-	payload, err := json.Marshal(st)
+	m, err := events.LabelsStatusMessage(name, st)
 	if err != nil {
+		d.log.Warn("publishing label set status", "set", name, "err", err)
 		return
 	}
-	if err := d.pub.Publish(d.pub.Topic("labels", name, "status"), payload, d.pub.MsgFor(publish.ClassState)); err != nil {
-		d.log.Warn("publishing label set status", "set", name, "err", err)
-	}
-	if st.State == "ok" {
+	d.send(m)
+	if st.OK {
 		d.publishDiscovery(false)
 	}
 }

@@ -12,17 +12,12 @@ import (
 
 	"github.com/autoclipd/autoclipd/autoclip"
 	"github.com/autoclipd/autoclipd/config"
+	"github.com/autoclipd/autoclipd/events"
 )
 
 // SetStatus is a label set's state, published retained on
-// <prefix>/<device>/labels/<set>/status.
-type SetStatus struct {
-	State     string    `json:"state"` // "ok" or "error"
-	Error     string    `json:"error,omitempty"`
-	Classes   int       `json:"classes"`
-	Templates int       `json:"templates"`
-	Loaded    time.Time `json:"loaded"` // when the active version was loaded (zero: never)
-}
+// <prefix>/<device>/labels/<set>/status (events.LabelsStatusMessage).
+type SetStatus = events.LabelsStatus
 
 // LoadFunc parses a label set from disk.
 type LoadFunc func(name string) (*config.LabelSet, error)
@@ -110,7 +105,7 @@ func (l *LabelSets) Use(name string) error {
 		l.sets[name] = e
 	}
 	e.users++
-	fresh := e.users == 1 && e.cur.Load() == nil && e.status.State == ""
+	fresh := e.users == 1 && e.cur.Load() == nil && e.status == SetStatus{} // never tried
 	l.mu.Unlock()
 	if fresh {
 		return l.Reload(name)
@@ -208,7 +203,7 @@ func (l *LabelSets) apply(name string, set *config.LabelSet, err error, force bo
 	if err != nil {
 		l.failures.Add(1)
 		st := e.status
-		st.State = "error"
+		st.OK = false
 		st.Error = err.Error()
 		prev := e.cur.Load()
 		if prev != nil {
@@ -225,7 +220,7 @@ func (l *LabelSets) apply(name string, set *config.LabelSet, err error, force bo
 		return err
 	}
 	e.cur.Store(ls)
-	st := SetStatus{State: "ok", Classes: len(set.Classes), Templates: len(set.Templates), Loaded: time.Now().UTC()}
+	st := SetStatus{OK: true, Classes: len(set.Classes), Templates: len(set.Templates), Loaded: time.Now().UTC()}
 	e.status = st
 	l.mu.Unlock()
 	l.reloads.Add(1)
