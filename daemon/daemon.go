@@ -169,7 +169,8 @@ func Run(ctx context.Context, cfg *config.Config, o Options) (err error) {
 	h, w := model.Image.Size()
 	log.Info("model loaded", "dir", cfg.Model.Dir, "layout", model.Files.Layout, "variant", model.Files.Variant,
 		"input", fmt.Sprintf("%dx%d", w, h), "dim", model.Image.Dim(), "max_batch", maxBatch)
-	if err := warmUp(model, maxBatch, log); err != nil {
+	// Batches never hold more frames than there are cameras.
+	if err := warmUp(model, min(maxBatch, max(1, len(cfg.Cameras))), log); err != nil {
 		return err
 	}
 	d.textCache = OpenTextCache(cfg, model, log)
@@ -891,7 +892,11 @@ func warmUp(model *inference.Model, maxBatch int, log *slog.Logger) error {
 			log.Info("restored Go's signal handlers replaced during warm-up", "signals", fmt.Sprint(sigs))
 		}
 	}()
-	for _, b := range []int{1, maxBatch} {
+	sizes := []int{1}
+	if maxBatch > 1 {
+		sizes = append(sizes, maxBatch)
+	}
+	for _, b := range sizes {
 		if _, err := model.Image.Input(b); err != nil {
 			return fmt.Errorf("warm-up: %w", err)
 		}
