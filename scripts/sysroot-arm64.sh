@@ -26,6 +26,7 @@
 #   - collects the packages' shlibs files into usr/share/autoclipd-sysroot/shlibs
 #     (scripts/deb-depends.sh maps the binary's sonames to package names with it).
 set -euo pipefail
+. "$(dirname "$0")/arm64-root.sh"
 
 dest=${1:-.cache/sysroot-arm64}
 # The recipe version: bump it when this script changes what it makes.
@@ -79,29 +80,8 @@ for deb in "$root"/var/cache/apt/archives/*.deb; do
 done >"$root/usr/share/autoclipd-sysroot/shlibs"
 rm -f "$root"/var/cache/apt/archives/*.deb
 
-# Absolute symlinks point at the host: make them relative.
-while IFS= read -r -d '' link; do
-  target=$(readlink "$link")
-  ln -sfn "$(realpath -m --relative-to="$(dirname "$link")" "$root$target")" "$link"
-done < <(find "$root" -type l -lname '/*' -print0)
-
-# What update-alternatives would do for BLAS and LAPACK.
-libdir="$root/usr/lib/aarch64-linux-gnu"
-for alt in blas lapack; do
-  for f in "$libdir/$alt"/lib*.so.[0-9]; do
-    [ -e "$f" ] || continue
-    b=$(basename "$f")
-    [ -e "$libdir/$b" ] || ln -s "$alt/$b" "$libdir/$b"
-  done
-done
-
-# A two-core Cortex-A72 for ONNX Runtime's cpuinfo under qemu-user.
-mkdir -p "$root/proc" "$root/sys/devices/system/cpu"
-for i in 0 1; do
-  printf 'processor\t: %d\nBogoMIPS\t: 108.00\nFeatures\t: fp asimd evtstrm crc32 cpuid\nCPU implementer\t: 0x41\nCPU architecture: 8\nCPU variant\t: 0x0\nCPU part\t: 0xd08\nCPU revision\t: 3\n\n' "$i"
-done >"$root/proc/cpuinfo"
-echo 0-1 >"$root/sys/devices/system/cpu/possible"
-echo 0-1 >"$root/sys/devices/system/cpu/present"
+# Relative symlinks, the BLAS/LAPACK alternatives, and a /proc/cpuinfo.
+fix_arm64_root "$root"
 
 echo "$stamp_want" >"$root/usr/share/autoclipd-sysroot/stamp"
 rm -rf "$dest"

@@ -15,6 +15,7 @@
 # libblas/liblapack alternatives links. Downloaded packages are cached in
 # .cache/test-deb-arm64-apt/.
 set -euo pipefail
+. "$(dirname "$0")/arm64-root.sh"
 cd "$(dirname "$0")/.."
 
 pkg=${1:?usage: $0 PKG_arm64.deb}
@@ -61,28 +62,8 @@ find "$root/var/cache/apt/archives" -maxdepth 1 -name '*.deb' ! -name 'autoclipd
 npkg=$(find "$cache" -maxdepth 1 -name '*.deb' | wc -l)
 echo "test-deb-arm64: $(basename "$pkg") and its Depends unpacked from $SUITE arm64 ($npkg packages cached) in $(($(date +%s) - t0)) s" >&2
 
-# Absolute symlinks would point at the host under qemu -L: make them relative.
-while IFS= read -r -d '' link; do
-  target=$(readlink "$link")
-  ln -sfn "$(realpath -m --relative-to="$(dirname "$link")" "$root$target")" "$link"
-done < <(find "$root" -type l -lname '/*' -print0)
-# What update-alternatives does in libblas3's and liblapack3's postinst.
-libdir=$root/usr/lib/aarch64-linux-gnu
-for alt in blas lapack; do
-  for f in "$libdir/$alt"/lib*.so.[0-9]; do
-    [ -e "$f" ] || continue
-    b=$(basename "$f")
-    [ -e "$libdir/$b" ] || ln -s "$alt/$b" "$libdir/$b"
-  done
-done
-# A Cortex-A72's /proc/cpuinfo for ONNX Runtime under qemu-user (see
-# scripts/sysroot-arm64.sh).
-mkdir -p "$root/proc" "$root/sys/devices/system/cpu"
-for i in 0 1; do
-  printf 'processor\t: %d\nBogoMIPS\t: 108.00\nFeatures\t: fp asimd evtstrm crc32 cpuid\nCPU implementer\t: 0x41\nCPU architecture: 8\nCPU variant\t: 0x0\nCPU part\t: 0xd08\nCPU revision\t: 3\n\n' "$i"
-done >"$root/proc/cpuinfo"
-echo 0-1 >"$root/sys/devices/system/cpu/possible"
-echo 0-1 >"$root/sys/devices/system/cpu/present"
+# Relative symlinks, the BLAS/LAPACK alternatives, and a /proc/cpuinfo.
+fix_arm64_root "$root"
 
 # Guest paths resolve inside $root first (/usr/bin/autoclipd, /etc/autoclipd,
 # /usr/lib/autoclipd, the libraries), then on the host (the demo folder).
