@@ -84,9 +84,10 @@ func BenchmarkSimilarity(b *testing.B) {
 			b.Run(fmt.Sprintf("K=%d/C=%d/D=%d/B=%d", benchK, c, benchD, bs), func(b *testing.B) {
 				w := getBenchWorld(c)
 				out := make([]float32, bs*benchK*c)
+				p := newProductWorkers()
 				b.ReportAllocs()
 				for b.Loop() {
-					similarities(w.text, benchK*c, benchD, w.images[:bs*benchD], bs, out)
+					p.similarities(w.text, benchK*c, benchD, w.images[:bs*benchD], bs, out)
 				}
 				reportPerFrame(b, bs)
 			})
@@ -169,6 +170,7 @@ func BenchmarkRatio(b *testing.B) {
 				ws := cl.NewWorkspace(bs)
 				x := w.images[:bs*benchD]
 				out := make([]float32, bs*benchK*c)
+				p := newProductWorkers()
 				var tClassify, tProduct time.Duration
 				b.ReportAllocs()
 				for b.Loop() {
@@ -177,7 +179,7 @@ func BenchmarkRatio(b *testing.B) {
 						b.Fatal(err)
 					}
 					t1 := time.Now()
-					similarities(cl.emb, cl.rows, benchD, x, bs, out)
+					p.similarities(cl.emb, cl.rows, benchD, x, bs, out)
 					tClassify += t1.Sub(t0)
 					tProduct += time.Since(t1)
 				}
@@ -185,6 +187,24 @@ func BenchmarkRatio(b *testing.B) {
 				b.ReportMetric(float64(tClassify.Nanoseconds())/frames, "autoclip-ns/frame")
 				b.ReportMetric(float64(tProduct.Nanoseconds())/frames, "product-ns/frame")
 				b.ReportMetric(float64(tClassify)/float64(tProduct), "ratio")
+			})
+		}
+	}
+}
+
+// BenchmarkSimilarityGeneric is the product with similaritiesGeneric, the
+// Sdot fallback, for comparison with the SIMD kernels.
+func BenchmarkSimilarityGeneric(b *testing.B) {
+	for _, c := range benchClasses {
+		for _, bs := range benchBatches {
+			b.Run(fmt.Sprintf("K=%d/C=%d/D=%d/B=%d", benchK, c, benchD, bs), func(b *testing.B) {
+				w := getBenchWorld(c)
+				out := make([]float32, bs*benchK*c)
+				b.ReportAllocs()
+				for b.Loop() {
+					similaritiesGeneric(w.text, benchK*c, benchD, w.images[:bs*benchD], bs, out, 0, benchK*c)
+				}
+				reportPerFrame(b, bs)
 			})
 		}
 	}
