@@ -172,6 +172,18 @@ type Config struct {
 	ROI ROI
 	// Rotate turns every frame clockwise by 0, 90, 180 or 270 degrees.
 	Rotate int
+	// DecodeScale decodes Motion JPEG video files and streams (those read
+	// through FFmpeg) at 1/2, 1/4 or 1/8 of their size in the DCT domain,
+	// which costs a fraction of a full decode and of the resize after it:
+	// DecodeScaleAuto (0) picks the largest reduction that keeps MinSide
+	// pixels on the short side of the ROI, DecodeScaleFull (1) never
+	// reduces, 2, 4 and 8 force it. Other codecs and V4L2 devices are
+	// decoded in full. Frames (and so snapshots) come out at the decoded size.
+	DecodeScale int
+	// MinSide is the fewest pixels the short side of the ROI must keep when
+	// DecodeScale is auto: the model's input size (224 for CLIP ViT-B/32).
+	// 0 means frames are decoded in full.
+	MinSide int
 	// ReconnectMin and ReconnectMax bound the exponential backoff between
 	// reconnect attempts (defaults DefaultReconnectMin, DefaultReconnectMax).
 	ReconnectMin, ReconnectMax time.Duration
@@ -287,6 +299,12 @@ func New(cfg Config, log *slog.Logger) (*Camera, error) {
 	if err := cfg.ROI.check(); err != nil {
 		return nil, errf("roi", "%v", err)
 	}
+	if err := checkDecodeScale(cfg.DecodeScale); err != nil {
+		return nil, errf("decode_scale", "%v", err)
+	}
+	if cfg.MinSide < 0 {
+		return nil, errf("min_side", "must be >= 0, got %d", cfg.MinSide)
+	}
 	if _, ok := rotateFlag(cfg.Rotate); !ok {
 		return nil, errf("rotate", "must be 0, 90, 180 or 270, got %d", cfg.Rotate)
 	}
@@ -335,7 +353,7 @@ func New(cfg Config, log *slog.Logger) (*Camera, error) {
 	if cfg.FPS > 0 {
 		c.interval = time.Duration(float64(time.Second) / cfg.FPS)
 	}
-	opts := frameOpts{roi: cfg.ROI, rotate: cfg.Rotate}
+	opts := frameOpts{roi: cfg.ROI, rotate: cfg.Rotate, decodeScale: cfg.DecodeScale, minSide: cfg.MinSide}
 	switch spec.kind {
 	case kindFolder:
 		c.src = newFolderSource(spec, cfg.Loop, cfg.PollInterval, opts)

@@ -115,6 +115,7 @@ func TestNoMatLeaksThroughFaults(t *testing.T) {
 	cams := []*running{
 		stream,
 		start(t, Config{Name: "video", Source: video, Loop: true, Rotate: 180, ROI: ROI{W: .5, H: 1}}, nil),
+		start(t, Config{Name: "reduced", Source: video, Loop: true, DecodeScale: 2}, nil),
 		start(t, Config{Name: "folder", Source: folder, Loop: true, PollInterval: fast, Rotate: 270}, nil),
 	}
 	// Consumers take and release frames as fast as they come.

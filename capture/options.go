@@ -105,6 +105,8 @@ func rotateFlag(deg int) (flag gocv.RotateFlag, ok bool) {
 type frameOpts struct {
 	roi    ROI
 	rotate int
+	// decodeScale and minSide choose the Motion JPEG decode size (Config).
+	decodeScale, minSide int
 }
 
 // converter turns decoded Mats into packed BGR frames, cropped and rotated

@@ -11,7 +11,9 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 	"unicode"
 
@@ -169,6 +171,10 @@ type videoSource struct {
 	opts  frameOpts
 	props []deviceProp // set on a device after opening
 	log   *slog.Logger // may be nil
+	// fullDecode is set once a Motion JPEG packet failed to decode on its
+	// own: the source is then read with FFmpeg's decoder (it may still
+	// decode what OpenCV's imdecode rejects).
+	fullDecode atomic.Bool
 }
 
 func (s *videoSource) queue() bool    { return false }
@@ -233,12 +239,47 @@ func (s *videoSource) open() (reader, error) {
 			}
 		}
 	}
-	r := &videoReader{vc: vc, mat: gocv.NewMat(), conv: newConverter(s.opts)}
+	r := &videoReader{src: s, vc: vc, mat: gocv.NewMat(), conv: newConverter(s.opts)}
+	if s.spec.kind != kindDevice && !s.fullDecode.Load() {
+		r.jpeg = s.reducedDecoder(vc)
+	}
 	if s.spec.kind == kindFile {
 		r.path, r.file = s.spec.target, fileAt(s.spec.target)
 		r.iv = frameInterval(vc.Get(gocv.VideoCaptureFPS))
 	}
 	return r, nil
+}
+
+// reducedDecoder switches vc, a file or stream opened with FFmpeg, to raw
+// packets and returns a decoder that decodes them reduced, when the codec is
+// Motion JPEG and opts ask for a reduction; otherwise it returns nil and vc
+// decodes as usual.
+func (s *videoSource) reducedDecoder(vc *gocv.VideoCapture) *jpegDecoder {
+	if s.opts.decodeScale == DecodeScaleFull || vc.Get(gocv.VideoCaptureBackend) != float64(gocv.VideoCaptureFFmpeg) {
+		return nil
+	}
+	fourcc := fourccString(vc.Get(gocv.VideoCaptureFOURCC))
+	if !isJPEGCodec(fourcc) {
+		return nil
+	}
+	w, h := int(vc.Get(gocv.VideoCaptureFrameWidth)), int(vc.Get(gocv.VideoCaptureFrameHeight))
+	scale := chooseDecodeScale(s.opts.decodeScale, s.opts.minSide, w, h, s.opts.roi, s.opts.rotate)
+	if scale <= 1 {
+		return nil
+	}
+	// CAP_PROP_FORMAT -1 is the FFmpeg backend's raw mode: Read hands out
+	// the encoded packets.
+	vc.Set(gocv.VideoCaptureFormat, -1)
+	if vc.Get(gocv.VideoCaptureFormat) != -1 {
+		if s.log != nil {
+			s.log.Warn("Motion JPEG decoded in full: OpenCV's FFmpeg backend has no raw mode here", "source", s.spec.display)
+		}
+		return nil
+	}
+	if s.log != nil {
+		s.log.Info("decoding Motion JPEG reduced", "source", s.spec.display, "size", fmt.Sprintf("%dx%d", w, h), "scale", "1/"+strconv.Itoa(scale))
+	}
+	return newJPEGDecoder(scale)
 }
 
 // fileAt returns the file at path now (nil if there is none).
@@ -267,7 +308,10 @@ func frameInterval(fps float64) time.Duration {
 
 // videoReader reads an opened VideoCapture into one reusable Mat.
 type videoReader struct {
+	src    *videoSource
 	vc     *gocv.VideoCapture
+	jpeg   *jpegDecoder // Motion JPEG decoded reduced from raw packets; nil: vc decodes
+	jpegOK bool         // jpeg decoded a packet since open
 	mat    gocv.Mat
 	conv   *converter
 	iv     time.Duration
@@ -301,7 +345,22 @@ func (r *videoReader) read(_ context.Context, p *framePool) (*Frame, error) {
 	}
 	t := time.Now()
 	r.frames++
-	f, err := r.conv.frame(&r.mat, p)
+	m := &r.mat
+	if r.jpeg != nil {
+		d, err := r.jpeg.decode(&r.mat)
+		if err != nil {
+			if !r.jpegOK {
+				// The first packet already fails: read this source with
+				// FFmpeg's own decoder from now on (the reopen does it).
+				r.src.fullDecode.Store(true)
+				return nil, fmt.Errorf("Motion JPEG packet does not decode on its own (%v): reopening to decode with FFmpeg", err)
+			}
+			return nil, err
+		}
+		r.jpegOK = true
+		m = d
+	}
+	f, err := r.conv.frame(m, p)
 	if err != nil {
 		return nil, err
 	}
@@ -310,6 +369,9 @@ func (r *videoReader) read(_ context.Context, p *framePool) (*Frame, error) {
 }
 
 func (r *videoReader) close() {
+	if r.jpeg != nil {
+		r.jpeg.close()
+	}
 	r.vc.Close()
 	r.mat.Close()
 	r.conv.close()

@@ -132,6 +132,33 @@ type Camera struct {
 	Reconnect Backoff `yaml:"reconnect"`
 	// Snapshot publishes a JPEG of the frame with its classification.
 	Snapshot bool `yaml:"snapshot"`
+	// DecodeScale is how Motion JPEG files and streams are decoded: "auto"
+	// (the default) at the largest of 1/2, 1/4, 1/8 that leaves the model's
+	// input size on the short side of the ROI, "1" always in full, or "2",
+	// "4", "8" at that reduction. Frames and snapshots come out at the
+	// decoded size. Other codecs and V4L2 devices are decoded in full.
+	DecodeScale string `yaml:"decode_scale"`
+}
+
+// DecodeScaleAuto is Camera.DecodeScale's default.
+const DecodeScaleAuto = "auto"
+
+// Scale is c.DecodeScale as a number: 0 for auto (and the empty default),
+// else 1, 2, 4 or 8; -1 for anything else (Check reports it).
+func (c Camera) Scale() int {
+	switch c.DecodeScale {
+	case "", DecodeScaleAuto:
+		return 0
+	case "1":
+		return 1
+	case "2":
+		return 2
+	case "4":
+		return 4
+	case "8":
+		return 8
+	}
+	return -1
 }
 
 // ROI is a region of interest as fractions of the frame: X and Y of the top
@@ -821,6 +848,9 @@ func (c *Config) finishCameras(add func(error)) {
 		case 0, 90, 180, 270:
 		default:
 			add(c.errorf(p+".rotate", "want 0, 90, 180 or 270 (degrees clockwise), got %d", cam.Rotate))
+		}
+		if cam.Scale() < 0 {
+			add(c.errorf(p+".decode_scale", "want auto, 1, 2, 4 or 8, got %q", cam.DecodeScale))
 		}
 		for _, d := range []struct {
 			f string

@@ -514,6 +514,8 @@ func (d *daemon) startCamera(ctx context.Context, cc config.Camera) error {
 	mc := d.metrics.Camera(cc.Name)
 	mc.SetEnabled(true)
 	ccfg := CaptureConfig(cc)
+	// Motion JPEG is decoded no smaller than the model's input.
+	ccfg.MinSide = d.model.Preprocess.MinSourceSide()
 	ccfg.OnState = func(online bool, reason string) {
 		d.send(events.AvailabilityMessage(cc.Name, online))
 	}
@@ -908,11 +910,14 @@ func warmUp(model *inference.Model, maxBatch int, log *slog.Logger) error {
 	return nil
 }
 
-// CaptureConfig is the capture configuration of camera cc.
+// CaptureConfig is the capture configuration of camera cc. MinSide, which
+// depends on the model, is left 0 (Motion JPEG in full unless decode_scale
+// fixes a reduction); the daemon sets it.
 func CaptureConfig(cc config.Camera) capture.Config {
 	c := capture.Config{
 		Name: cc.Name, Source: cc.Source, Loop: cc.Loop, FPS: cc.FPS,
 		Width: cc.Width, Height: cc.Height, FourCC: cc.FourCC, Rotate: cc.Rotate,
+		DecodeScale:  cc.Scale(),
 		ReconnectMin: cc.Reconnect.Min, ReconnectMax: cc.Reconnect.Max, StallTimeout: cc.StallTimeout,
 	}
 	if cc.ROI != nil {

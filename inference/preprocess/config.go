@@ -113,6 +113,22 @@ func DefaultConfig() Config {
 	}
 }
 
+// MinSourceSide is the fewest pixels a frame's short side needs so that
+// the resize (or, without one, the crop) does not enlarge it: the shortest
+// edge, the larger target side, or the larger crop side. Capture decodes
+// Motion JPEG reduced down to this size, never below. 0 when nothing is
+// resized or cropped.
+func (c Config) MinSourceSide() int {
+	n := 0
+	if c.DoResize {
+		n = max(c.Size.ShortestEdge, c.Size.Height, c.Size.Width)
+	}
+	if c.DoCenterCrop {
+		n = max(n, c.CropSize.Height, c.CropSize.Width)
+	}
+	return n
+}
+
 // fieldError is a problem with one field, before the file and line are known.
 type fieldError struct {
 	field string
