@@ -65,14 +65,17 @@ const (
 
 // productWorkers runs the similarity product of one Workspace, split by
 // rows across up to min(GOMAXPROCS, maxProductWorkers) goroutines when emb
-// is at least parallelProductFloats. The goroutines live for one product
+// is at least parallelProductFloats floats. The goroutines live for one product
 // only: they start from closures made once in newProductWorkers and read
 // their arguments from the parts (a go statement on a func() value
 // allocates nothing), so a product allocates nothing and leaves no
 // goroutine behind. A productWorkers is used by one goroutine at a time.
 type productWorkers struct {
-	wg    sync.WaitGroup
-	parts [maxProductWorkers]productPart
+	// minParallel is the emb size (rows*d floats) from which a product
+	// is split: parallelProductFloats, lower in tests.
+	minParallel int
+	wg          sync.WaitGroup
+	parts       [maxProductWorkers]productPart
 }
 
 // productPart is one goroutine's share of a product: rows [lo, hi).
@@ -85,7 +88,7 @@ type productPart struct {
 
 // newProductWorkers returns a productWorkers with its closures made.
 func newProductWorkers() *productWorkers {
-	p := &productWorkers{}
+	p := &productWorkers{minParallel: parallelProductFloats}
 	for i := range p.parts {
 		part := &p.parts[i]
 		part.run = func() {
@@ -100,7 +103,7 @@ func newProductWorkers() *productWorkers {
 // when the product is large; the result is the same either way.
 func (p *productWorkers) similarities(emb []float32, rows, d int, x []float32, b int, out []float32) {
 	n := 1
-	if rows*d >= parallelProductFloats {
+	if rows*d >= p.minParallel {
 		n = min(runtime.GOMAXPROCS(0), maxProductWorkers)
 	}
 	if n <= 1 {
