@@ -39,6 +39,7 @@ type benchReport struct {
 	Model       string                `json:"model"`
 	Provider    string                `json:"provider,omitempty"`
 	Batch       int                   `json:"batch"`
+	DecodeScale string                `json:"decode_scale"`
 	BareFPS     float64               `json:"bare_fps"`
 	PipelineFPS float64               `json:"pipeline_fps"`
 	Ratio       float64               `json:"ratio"`
@@ -64,6 +65,7 @@ func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	frames := fs.Int("frames", 0, "pipeline frames to score instead of --seconds (0: by time)")
 	threads := fs.Int("threads", 0, "ONNX Runtime intra-op threads (0: its default)")
 	spin := fs.Bool("spin", false, "let ONNX Runtime's idle threads spin (model.spinning)")
+	decodeScale := fs.String("decode-scale", config.DecodeScaleAuto, "Motion JPEG decode reduction: auto, 1 (full), 2, 4 or 8 (cameras[].decode_scale)")
 	providers := fs.String("providers", "", "execution providers, comma-separated (default: tensorrt,cuda,cpu)")
 	lib := fs.String("onnxruntime", "", "path of libonnxruntime.so (default: searched)")
 	cacheDir := fs.String("cache", "", "cache `DIR` for generated models and videos (default: the user cache)")
@@ -74,6 +76,9 @@ func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	if *batch < 1 {
 		return usageError{fmt.Errorf("--batch must be >= 1, got %d", *batch)}
+	}
+	if (config.Camera{DecodeScale: *decodeScale}).Scale() < 0 {
+		return usageError{fmt.Errorf("--decode-scale must be auto, 1, 2, 4 or 8, got %q", *decodeScale)}
 	}
 	if !(*seconds > 0) {
 		return usageError{fmt.Errorf("--seconds must be > 0, got %v", *seconds)}
@@ -116,17 +121,22 @@ func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if *providers != "" {
 		provs = strings.Split(*providers, ",")
 	}
-	rep := benchReport{Model: dir, Batch: *batch, Stages: map[string]stageStats{}}
+	rep := benchReport{Model: dir, Batch: *batch, DecodeScale: *decodeScale, Stages: map[string]stageStats{}}
 	dur := time.Duration(*seconds * float64(time.Second))
 
 	// The whole pipeline first, through the daemon itself, so that peak
 	// RSS is the daemon's own.
 	if err := benchPipeline(ctx, &rep, benchSetup{
 		lib: libPath, model: dir, video: src, batch: *batch, threads: *threads, spin: *spin, providers: provs,
+		decodeScale: *decodeScale,
 	}, dur, *frames, log); err != nil {
 		return err
 	}
-	rep.PeakRSS = procStatus("VmHWM")
+	// VmHWM is updated lazily by the kernel and can trail a VmRSS read.
+	rep.PeakRSS = max(procStatus("VmHWM"), rep.RSSStart, rep.RSSEnd)
+	for _, r := range rep.RSSEvery1000 {
+		rep.PeakRSS = max(rep.PeakRSS, r)
+	}
 
 	// Then the text encoder and the bare image encoder: the session alone on
 	// one input, same batch.
@@ -180,6 +190,7 @@ func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	w := bufio.NewWriter(stdout)
 	fmt.Fprintf(w, "model            %s\n", rep.Model)
 	fmt.Fprintf(w, "batch            %d\n", rep.Batch)
+	fmt.Fprintf(w, "decode scale     %s\n", rep.DecodeScale)
 	fmt.Fprintf(w, "bare encoder     %.2f frames/s\n", rep.BareFPS)
 	fmt.Fprintf(w, "pipeline         %.2f frames/s (%d frames)\n", rep.PipelineFPS, rep.Frames)
 	fmt.Fprintf(w, "ratio            %.3f\n", rep.Ratio)
@@ -196,6 +207,7 @@ func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 // benchSetup is what the pipeline run needs.
 type benchSetup struct {
 	lib, model, video string
+	decodeScale       string
 	batch, threads    int
 	spin              bool
 	providers         []string
@@ -236,7 +248,7 @@ func benchPipeline(ctx context.Context, rep *benchReport, b benchSetup, dur time
 	}
 	fmt.Fprintf(&y, "inference:\n  max_batch: %d\ncameras:\n", b.batch)
 	for i := 0; i < b.batch; i++ {
-		fmt.Fprintf(&y, "  - name: bench%d\n    source: %q\n    loop: true\n    labels: bench\n", i, b.video)
+		fmt.Fprintf(&y, "  - name: bench%d\n    source: %q\n    loop: true\n    labels: bench\n    decode_scale: %q\n", i, b.video, b.decodeScale)
 	}
 	fmt.Fprintf(&y, "labels:\n  dir: labels\nmqtt:\n  url: embedded\n  listen: 127.0.0.1:0\n  topic_prefix: bench\nlog:\n  level: warn\n")
 	path := filepath.Join(tmp, "config.yaml")
