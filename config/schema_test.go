@@ -97,6 +97,7 @@ func TestSchemaValues(t *testing.T) {
     stall_timeout: 3s
     reconnect: {min: 500ms, max: 1m}
     snapshot: true
+    decode_scale: 4
   - name: cam
     source: /dev/video0
     labels: x
@@ -132,7 +133,7 @@ http: {listen: off}
 	}
 	cam := cfg.Cameras[0]
 	want := Camera{Name: "a", Source: filepath.Join(dir, "a.avi"), Labels: "x", ROI: &ROI{0.25, 0, 0.75, 0.5}, Rotate: 270, Width: 1280, Height: 720,
-		FourCC: "MJPG", StallTimeout: 3 * time.Second, Reconnect: Backoff{500 * time.Millisecond, time.Minute}, Snapshot: true}
+		FourCC: "MJPG", StallTimeout: 3 * time.Second, Reconnect: Backoff{500 * time.Millisecond, time.Minute}, Snapshot: true, DecodeScale: "4"}
 	if !reflect.DeepEqual(cam, want) {
 		t.Errorf("camera\n got %+v\nwant %+v", cam, want)
 	}
@@ -174,6 +175,8 @@ func TestSchemaInvalid(t *testing.T) {
 		{"roi past bottom", "    roi:\n      x: 0\n      y: 0.5\n      w: 1\n      h: 0.6\n", "7: cameras[0].roi: y + h = 1.1 goes past the bottom edge (must be <= 1)"},
 		{"roi unknown key", "    roi: {x: 0, y: 0, width: 1, h: 1}\n", "7: cameras[0].roi.width: unknown key \"width\"\n$PATH:7: cameras[0].roi.w: must be > 0"},
 		{"rotate", "    rotate: 45\n", "7: cameras[0].rotate: want 0, 90, 180 or 270 (degrees clockwise), got 45"},
+		{"decode_scale", "    decode_scale: 3\n", `7: cameras[0].decode_scale: want auto, 1, 2, 4 or 8, got "3"`},
+		{"decode_scale word", "    decode_scale: half\n", `7: cameras[0].decode_scale: want auto, 1, 2, 4 or 8, got "half"`},
 		{"width", "    width: -1\n", "7: cameras[0].width: must be in [0, 16384] (0 = the device's default), got -1"},
 		{"height", "    height: 100000\n", "7: cameras[0].height: must be in [0, 16384] (0 = the device's default), got 100000"},
 		{"fourcc", "    fourcc: MJPEG\n", `7: cameras[0].fourcc: want 4 printable ASCII characters such as MJPG or YUYV, got "MJPEG"`},
@@ -334,5 +337,13 @@ func TestCheckMissingLabelSetAndFolder(t *testing.T) {
 	want = path + ":2: labels.dir: open: no such file or directory: " + filepath.Join(dir, "nolabels")
 	if len(got) != 1 || got[0].Error() != want {
 		t.Errorf("problems %v\nwant %s", got, want)
+	}
+}
+
+func TestCameraScale(t *testing.T) {
+	for in, want := range map[string]int{"": 0, "auto": 0, "1": 1, "2": 2, "4": 4, "8": 8, "3": -1, "Auto": -1, "16": -1, " 2": -1} {
+		if got := (Camera{DecodeScale: in}).Scale(); got != want {
+			t.Errorf("Scale(%q) = %d, want %d", in, got, want)
+		}
 	}
 }
