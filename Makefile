@@ -12,7 +12,7 @@ GOFILES := $(shell git ls-files '*.go' 2>/dev/null)
 TESTFLAGS ?= -race -count=1 -timeout 30m
 
 .PHONY: help deps deps-test go-check ort build demo run test vet fmt-check tidy-check clean
-.PHONY: deps-cross deps-deb build-amd64 build-arm64 test-arm64 deb test-deb
+.PHONY: deps-cross deps-deb build-amd64 build-arm64 test-arm64 test-autoclip-arm64 deb test-deb
 
 # Release builds (make deb, make build-arm64): no local paths, stripped, PIE,
 # hardened C/C++ in the cgo parts (GoCV).
@@ -102,8 +102,15 @@ test-arm64: ## run the arm64 build under qemu-user: version, demo, classify (sam
 	@if ! command -v qemu-aarch64 >/dev/null 2>&1 && ! command -v qemu-aarch64-static >/dev/null 2>&1; then \
 	  echo "test-arm64: SKIPPED: qemu-user is not installed (no qemu-aarch64); install it with 'scripts/deps.sh cross' as root"; exit 0; \
 	fi; \
-	$(MAKE) --no-print-directory build-arm64 build-amd64 && \
+	$(MAKE) --no-print-directory test-autoclip-arm64 build-arm64 build-amd64 && \
 	scripts/test-arm64.sh build/arm64/autoclipd $(SYSROOT_ARM64) build/amd64/autoclipd
+
+test-autoclip-arm64: ## run autoclip's product tests (the NEON kernels) for linux/arm64 under qemu-user
+	@if ! command -v qemu-aarch64 >/dev/null 2>&1; then \
+	  echo "test-autoclip-arm64: SKIPPED: qemu-user is not installed (no qemu-aarch64); install it with 'scripts/deps.sh cross' as root"; exit 0; \
+	fi; \
+	CGO_ENABLED=0 GOOS=linux GOARCH=arm64 $(GO) test -c -o /tmp/autoclip.arm64.test ./autoclip/ && \
+	qemu-aarch64 /tmp/autoclip.arm64.test -test.run 'Similar|Product|Kernel' -test.v
 
 deb: ## build build/autoclipd_VERSION_ARCH.deb with nfpm (DEB_ARCH=amd64 or arm64), then lintian it
 	@scripts/deps.sh deb
