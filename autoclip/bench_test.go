@@ -118,18 +118,34 @@ func BenchmarkGemm(b *testing.B) {
 }
 
 // BenchmarkStreamText reads the C = 1000 text embeddings (164 MB) once, the
-// floor for any product at that size.
+// floor for any product at that size: "sdot" with gonum's Sdot of the
+// embeddings with themselves on one goroutine (the floor issue 3 was
+// measured against), "simd" with the fastest read the package has, the
+// product against one frame (B = 1) as Classify runs it (split across
+// goroutines, SIMD kernels).
 func BenchmarkStreamText(b *testing.B) {
 	w := getBenchWorld(1000)
-	var impl gblas.Implementation
-	var sink float32
-	b.SetBytes(int64(4 * len(w.text)))
-	for b.Loop() {
-		sink += impl.Sdot(len(w.text), w.text, 1, w.text, 1)
-	}
-	if sink == 0 {
-		b.Fatal("no work")
-	}
+	rows := benchK * 1000
+	b.Run("sdot", func(b *testing.B) {
+		var impl gblas.Implementation
+		var sink float32
+		b.SetBytes(int64(4 * len(w.text)))
+		for b.Loop() {
+			sink += impl.Sdot(len(w.text), w.text, 1, w.text, 1)
+		}
+		if sink == 0 {
+			b.Fatal("no work")
+		}
+	})
+	b.Run("simd", func(b *testing.B) {
+		p := newProductWorkers()
+		out := make([]float32, rows)
+		b.SetBytes(int64(4 * len(w.text)))
+		b.ReportAllocs()
+		for b.Loop() {
+			p.similarities(w.text, rows, benchD, w.images[:benchD], 1, out)
+		}
+	})
 }
 
 // BenchmarkPerFrame is the work after the product: the AutoCLIP step and
