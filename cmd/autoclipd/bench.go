@@ -11,6 +11,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"runtime/metrics"
 	"slices"
 	"strconv"
 	"strings"
@@ -53,6 +54,10 @@ type benchReport struct {
 	RSSEnd   int64 `json:"rss_end_bytes"`
 	// RSSEvery1000 is the resident set after every 1000 scored frames.
 	RSSEvery1000 []int64 `json:"rss_every_1000_frames,omitempty"`
+	// GoEvery1000 is the memory the Go runtime has mapped (heap, stacks,
+	// its own metadata) at the same points: what RSS grows by beyond it is
+	// C memory (OpenCV, ONNX Runtime, glibc's allocator).
+	GoEvery1000 []int64 `json:"go_mapped_every_1000_frames,omitempty"`
 }
 
 // cmdBench measures the bare image encoder and the whole pipeline in one run.
@@ -262,8 +267,10 @@ func benchPipeline(ctx context.Context, rep *benchReport, b benchSetup, dur time
 
 	type sample = daemon.FrameTimes
 	var (
-		mu      sync.Mutex
-		samples []sample
+		mu sync.Mutex
+		// Preallocated when the frame count is known, so that the bench's
+		// own bookkeeping does not show in the RSS it reports.
+		samples = make([]sample, 0, max(frames, 0))
 		seen    = map[string]int{}
 		begin   time.Time
 		warm    = make(chan struct{})
@@ -287,6 +294,7 @@ func benchPipeline(ctx context.Context, rep *benchReport, b benchSetup, dur time
 		samples = append(samples, ft)
 		if len(samples)%1000 == 0 {
 			rep.RSSEvery1000 = append(rep.RSSEvery1000, procStatus("VmRSS"))
+			rep.GoEvery1000 = append(rep.GoEvery1000, goMapped())
 		}
 		if frames > 0 && len(samples) == frames {
 			close(enough)
@@ -383,6 +391,17 @@ func benchVideo(dir string) (string, error) {
 		return "", err
 	}
 	return path, os.Rename(tmp, path)
+}
+
+// goMapped is the memory the Go runtime has mapped and not released,
+// runtime/metrics' /memory/classes/total minus what it returned to the OS.
+func goMapped() int64 {
+	m := []metrics.Sample{{Name: "/memory/classes/total:bytes"}, {Name: "/memory/classes/heap/released:bytes"}}
+	metrics.Read(m)
+	if m[0].Value.Kind() != metrics.KindUint64 || m[1].Value.Kind() != metrics.KindUint64 {
+		return 0
+	}
+	return int64(m[0].Value.Uint64() - m[1].Value.Uint64())
 }
 
 // procStatus reads a memory figure (VmRSS, VmHWM) of this process in bytes

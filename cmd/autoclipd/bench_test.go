@@ -61,6 +61,7 @@ func TestBenchCommand(t *testing.T) {
 				RSSStart int64   `json:"rss_start_bytes"`
 				RSSEnd   int64   `json:"rss_end_bytes"`
 				RSSEvery []int64 `json:"rss_every_1000_frames"`
+				GoEvery  []int64 `json:"go_mapped_every_1000_frames"`
 			}
 			dec := json.NewDecoder(strings.NewReader(out))
 			dec.DisallowUnknownFields()
