@@ -61,6 +61,9 @@ const (
 	// two goroutines make the product 1.6 to 1.9 times faster; smaller
 	// label sets stay on the calling goroutine, next to the encoder.
 	parallelProductFloats = 8 << 20
+	// productSplitRows is the granularity of a split: parts are whole
+	// multiples of it, except the last.
+	productSplitRows = 48
 )
 
 // productWorkers runs the similarity product of one Workspace, split by
@@ -110,8 +113,9 @@ func (p *productWorkers) similarities(emb []float32, rows, d int, x []float32, b
 		similarities(emb, rows, d, x, b, out)
 		return
 	}
-	// Row ranges in multiples of 48 rows, the last one taking the rest.
-	step := max((rows/n+47)/48*48, 48)
+	// Row ranges in multiples of productSplitRows, the last one taking
+	// the rest.
+	step := max((rows/n+productSplitRows-1)/productSplitRows*productSplitRows, productSplitRows)
 	parts := 0
 	for lo := 0; lo < rows; {
 		hi := min(lo+step, rows)
