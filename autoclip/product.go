@@ -16,14 +16,22 @@ import (
 // AVX2+FMA assembly on amd64 CPUs that have both, NEON assembly on arm64)
 // and to similaritiesGeneric otherwise. The SIMD kernels are register
 // blocked: one pass over d reads a few rows and several frames and keeps
-// all their dot products in registers (3 rows x 4 frames with AVX2), so
-// every emb row is read from memory once per batch, the frames come from
-// L1, and the rows ahead are prefetched.
+// all their dot products in registers (3 rows x 4 frames with AVX2, 4 x 4
+// with NEON), so every emb row is read from memory once per batch, the
+// frames come from L1, and the rows ahead are prefetched. The NEON kernels
+// are tested under qemu-user (make test-autoclip-arm64), not yet timed on
+// an arm64 CPU.
 //
-// Measured on the 2-core CI machine (AMD EPYC Zen 4; bench_test.go, K=80,
-// D=512) the AVX2 kernel is 2.5 to 5 times faster than the Sdot fallback
-// at B=8 and within the noise of the memory stream at C=1000, B=1; see
-// productWorkers for the parallel split Classify uses on large products.
+// Measured on the 2-core CI machine (AMD EPYC Zen 4, bench_test.go, K=80,
+// D=512, one run): with AVX2 the product per frame is 8.2 us at C=10, B=8
+// (Sdot: 41 us), 87 us at C=100, B=8 (Sdot: 449 us), 24 and 276 us at
+// B=1 (Sdot: 42 and 452 us). At C=1000 (164 MB of embeddings) Classify
+// splits it across both cores (productWorkers): 5.5 ms per batch of 8
+// (Sdot: 36.6 ms) and 4.2 ms for one frame, against 5.1 ms to stream the
+// embeddings once with the same kernels (6.4 ms with Sdot on one core).
+// The kernels prefetch into L2 (PREFETCHT1): prefetching into L1 left the
+// single-core product at C=1000, B=8 near 14 ms, with it it is near 8 ms.
+// An AVX-512 3x8 kernel measured only 6 to 13% faster and is not used.
 func similarities(emb []float32, rows, d int, x []float32, b int, out []float32) {
 	similaritiesRows(emb, rows, d, x, b, out, 0, rows)
 }
@@ -58,8 +66,11 @@ const (
 	// from which a product is split across goroutines: embeddings that
 	// no longer fit in the L3 cache, where one core cannot keep up with
 	// memory. Measured on the 2-core CI machine at C = 1000 (164 MB),
-	// two goroutines make the product 1.6 to 1.9 times faster; smaller
-	// label sets stay on the calling goroutine, next to the encoder.
+	// two goroutines make the product 1.5 times faster at B = 8 (7.7 to
+	// 5.1 ms) and 1.6 times at B = 1 (7.4 to 4.6 ms) when the other core
+	// is idle, and no slower when it is busy. C = 100 (16 MB) would gain
+	// too (0.66 to 0.43 ms at B = 8) but stays on the calling goroutine,
+	// next to the encoder's threads.
 	parallelProductFloats = 8 << 20
 	// productSplitRows is the granularity of a split: parts are whole
 	// multiples of it, except the last.
