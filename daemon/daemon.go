@@ -70,6 +70,11 @@ type Options struct {
 	// stages took (the bench command's figures). It must be cheap and safe
 	// for concurrent use.
 	Frames func(FrameTimes)
+	// Model, if set, is called with the loaded and warmed-up model before
+	// cameras start (the bench command times the bare encoder on the same
+	// session while it holds every camera inside Frames). The model is
+	// closed when Run returns.
+	Model func(*inference.Model)
 	// Version is the daemon version, shown in Home Assistant's device block.
 	Version string
 	// Metrics, if set, is filled with the daemon's metrics (frames, drops,
@@ -172,6 +177,9 @@ func Run(ctx context.Context, cfg *config.Config, o Options) (err error) {
 	// Batches never hold more frames than there are cameras.
 	if err := warmUp(model, min(maxBatch, max(1, len(cfg.Cameras))), log); err != nil {
 		return err
+	}
+	if o.Model != nil {
+		o.Model(model)
 	}
 	d.textCache = OpenTextCache(cfg, model, log)
 	if d.textCache != nil {

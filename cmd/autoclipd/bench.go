@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"math"
 	"os"
 	"path/filepath"
 	"runtime/metrics"
@@ -52,6 +51,8 @@ type benchReport struct {
 	// end of the pipeline run (flatness over many frames).
 	RSSStart int64 `json:"rss_start_bytes"`
 	RSSEnd   int64 `json:"rss_end_bytes"`
+	// Slots is how many pipeline slots alternated with bare-encoder slots.
+	Slots int `json:"slots"`
 	// RSSEvery1000 is the resident set after every 1000 scored frames.
 	RSSEvery1000 []int64 `json:"rss_every_1000_frames,omitempty"`
 	// GoEvery1000 is the memory the Go runtime has mapped (heap, stacks,
@@ -68,6 +69,8 @@ func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	batch := fs.Int("batch", 1, "image batch size")
 	seconds := fs.Float64("seconds", 20, "seconds for each of the bare and pipeline runs")
 	frames := fs.Int("frames", 0, "pipeline frames to score instead of --seconds (0: by time)")
+	slot := fs.Duration("slot", 5*time.Second, "length of each pipeline slot; bare-encoder slots alternate with them")
+	bareShare := fs.Float64("bare-share", 0.5, "length of each bare-encoder slot, as a fraction of --slot")
 	threads := fs.Int("threads", 0, "ONNX Runtime intra-op threads (0: its default)")
 	spin := fs.Bool("spin", false, "let ONNX Runtime's idle threads spin (model.spinning)")
 	decodeScale := fs.String("decode-scale", config.DecodeScaleAuto, "Motion JPEG decode reduction: auto, 1 (full), 2, 4 or 8 (cameras[].decode_scale)")
@@ -84,6 +87,9 @@ func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	if (config.Camera{DecodeScale: *decodeScale}).Scale() < 0 {
 		return usageError{fmt.Errorf("--decode-scale must be auto, 1, 2, 4 or 8, got %q", *decodeScale)}
+	}
+	if *slot <= 0 || !(*bareShare > 0 && *bareShare <= 4) {
+		return usageError{fmt.Errorf("--slot must be > 0 and --bare-share in (0, 4], got %v and %v", *slot, *bareShare)}
 	}
 	if !(*seconds > 0) {
 		return usageError{fmt.Errorf("--seconds must be > 0, got %v", *seconds)}
@@ -129,11 +135,11 @@ func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	rep := benchReport{Model: dir, Batch: *batch, DecodeScale: *decodeScale, Stages: map[string]stageStats{}}
 	dur := time.Duration(*seconds * float64(time.Second))
 
-	// The whole pipeline first, through the daemon itself, so that peak
-	// RSS is the daemon's own.
+	// The whole pipeline and the bare encoder first, through the daemon
+	// itself, so that peak RSS is the daemon's own.
 	if err := benchPipeline(ctx, &rep, benchSetup{
 		lib: libPath, model: dir, video: src, batch: *batch, threads: *threads, spin: *spin, providers: provs,
-		decodeScale: *decodeScale,
+		decodeScale: *decodeScale, slot: *slot, bareSlot: time.Duration(*bareShare * float64(*slot)),
 	}, dur, *frames, log); err != nil {
 		return err
 	}
@@ -143,8 +149,7 @@ func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		rep.PeakRSS = max(rep.PeakRSS, r)
 	}
 
-	// Then the text encoder and the bare image encoder: the session alone on
-	// one input, same batch.
+	// Then the text encoder, on a model of its own.
 	rt, err := inference.Open(libPath)
 	if err != nil {
 		return err
@@ -159,7 +164,6 @@ func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	defer model.Close()
-	rep.Provider = model.Image.Provider()
 	set := benchLabelSet()
 	t0 := time.Now()
 	ls, err := daemon.EncodeLabelSet(set, model.Text, nil, autoclip.DefaultOptions())
@@ -167,24 +171,6 @@ func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	rep.TextRate = float64(ls.Encoded) / time.Since(t0).Seconds()
-	in, err := model.Image.Input(*batch)
-	if err != nil {
-		return err
-	}
-	for i := range in {
-		in[i] = float32(math.Sin(float64(i)))
-	}
-	if _, err := model.Image.Run(*batch); err != nil { // warm-up
-		return err
-	}
-	n, start := 0, time.Now()
-	for time.Since(start) < dur && ctx.Err() == nil {
-		if _, err := model.Image.Run(*batch); err != nil {
-			return err
-		}
-		n += *batch
-	}
-	rep.BareFPS = float64(n) / time.Since(start).Seconds()
 
 	if rep.BareFPS > 0 {
 		rep.Ratio = rep.PipelineFPS / rep.BareFPS
@@ -213,6 +199,7 @@ func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 type benchSetup struct {
 	lib, model, video string
 	decodeScale       string
+	slot, bareSlot    time.Duration // pipeline and bare-encoder slot lengths
 	batch, threads    int
 	spin              bool
 	providers         []string
@@ -265,87 +252,204 @@ func benchPipeline(ctx context.Context, rep *benchReport, b benchSetup, dur time
 		return fmt.Errorf("bench config: %w", err)
 	}
 
+	// The pipeline and the bare encoder take turns: a pipeline slot, then,
+	// with every camera held inside the Frames hook (so that no batch is in
+	// flight), a slot of the bare encoder on the daemon's own session and
+	// its last real input, and so on. Both see the same machine
+	// conditions, which on a shared machine drift by more than the
+	// difference being measured.
 	type sample = daemon.FrameTimes
 	var (
-		mu sync.Mutex
-		// Preallocated when the frame count is known, so that the bench's
-		// own bookkeeping does not show in the RSS it reports.
-		samples = make([]sample, 0, max(frames, 0))
-		seen    = map[string]int{}
-		begin   time.Time
-		warm    = make(chan struct{})
-		enough  = make(chan struct{})
+		mu       sync.Mutex
+		cond     = sync.NewCond(&mu)
+		samples  = make([]sample, 0, max(frames, 0)) // preallocated: the bench's own memory stays out of RSS growth
+		seen     = map[string]int{}
+		warm     bool
+		held     int       // cameras waiting in the hook
+		hold     bool      // cameras must wait in the hook
+		counting bool      // frames now count for the pipeline
+		resumed  time.Time // when the current pipeline slot began
+		last     time.Time // when its newest counted frame was scored
+		counted  int       // frames counted in the current slot
+		model    *inference.Model
+		loaded   = make(chan struct{})
 	)
 	const warmup = 3 // frames per camera not counted
 	onFrame := func(ft daemon.FrameTimes) {
 		mu.Lock()
 		defer mu.Unlock()
 		seen[ft.Camera]++
-		if begin.IsZero() {
+		if !warm {
 			for i := 0; i < b.batch; i++ {
 				if seen[fmt.Sprintf("bench%d", i)] < warmup {
 					return
 				}
 			}
-			begin = time.Now()
-			close(warm)
-			return
+			warm, hold = true, true
+			cond.Broadcast()
+		} else if counting {
+			samples = append(samples, ft)
+			counted++
+			last = time.Now()
+			if len(samples)%1000 == 0 {
+				rep.RSSEvery1000 = append(rep.RSSEvery1000, procStatus("VmRSS"))
+				rep.GoEvery1000 = append(rep.GoEvery1000, goMapped())
+			}
+			if frames > 0 && len(samples) >= frames {
+				counting = false
+				cond.Broadcast()
+			}
 		}
-		samples = append(samples, ft)
-		if len(samples)%1000 == 0 {
-			rep.RSSEvery1000 = append(rep.RSSEvery1000, procStatus("VmRSS"))
-			rep.GoEvery1000 = append(rep.GoEvery1000, goMapped())
-		}
-		if frames > 0 && len(samples) == frames {
-			close(enough)
+		for hold {
+			held++
+			cond.Broadcast()
+			cond.Wait()
+			held--
 		}
 	}
 	rctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	// However the bench ends, the cameras are let go first so that the
+	// daemon can stop.
+	defer func() {
+		mu.Lock()
+		hold = false
+		cond.Broadcast()
+		mu.Unlock()
+	}()
 	done := make(chan error, 1)
 	go func() {
 		done <- daemon.Run(rctx, cfg, daemon.Options{
 			Log:     log,
 			Frames:  onFrame,
 			Capture: func(c *capture.Config) { c.Unpaced = true },
+			Model: func(m *inference.Model) {
+				model = m
+				close(loaded)
+			},
 		})
 	}()
-	select {
-	case <-warm:
-	case err := <-done:
+	// stopped reports why the daemon ended early (never nil).
+	stopped := func(err error) error {
 		if err == nil {
-			err = errors.New("the daemon stopped before scoring a frame")
+			err = errors.New("the daemon stopped before the bench ended")
 		}
 		return err
-	case <-ctx.Done():
+	}
+	select {
+	case <-loaded:
+	case err := <-done:
+		return stopped(err)
+	}
+	rep.Provider = model.Image.Provider()
+	// wait blocks until cond holds, the daemon ends or ctx is done; mu held.
+	var (
+		ended   error
+		runErr  error
+		endedCh = make(chan struct{})
+	)
+	go func() {
+		err := <-done
+		mu.Lock()
+		runErr, ended = err, stopped(err)
+		cond.Broadcast()
+		mu.Unlock()
+		close(endedCh)
+	}()
+	wait := func(cond2 func() bool) error {
+		for !cond2() && ended == nil && ctx.Err() == nil {
+			cond.Wait()
+		}
+		if ended != nil {
+			return ended
+		}
 		return ctx.Err()
 	}
+	stop := context.AfterFunc(ctx, func() { mu.Lock(); cond.Broadcast(); mu.Unlock() })
+	defer stop()
+
+	mu.Lock()
+	if err := wait(func() bool { return warm && held == b.batch }); err != nil {
+		mu.Unlock()
+		return err
+	}
+	mu.Unlock()
 	rep.RSSStart = procStatus("VmRSS")
-	if frames > 0 {
+
+	var pipeTime, pipeWall, bareTime time.Duration
+	pipeFrames, bareFrames := 0, 0
+	finished := func() bool {
+		if frames > 0 {
+			return len(samples) >= frames
+		}
+		return pipeWall >= dur
+	}
+	for {
+		// A pipeline slot.
+		mu.Lock()
+		counting, counted, resumed, last, hold = !finished(), 0, time.Now(), time.Time{}, false
+		rep.Slots++
+		cond.Broadcast()
+		mu.Unlock()
+		slotEnd := time.NewTimer(b.slot)
 		select {
-		case <-enough:
+		case <-slotEnd.C:
 		case <-ctx.Done():
 		}
-	} else {
-		select {
-		case <-time.After(dur):
-		case <-ctx.Done():
+		slotEnd.Stop()
+		mu.Lock()
+		pipeWall += time.Since(resumed)
+		counting, hold = false, true
+		if counted > 0 {
+			pipeTime += last.Sub(resumed)
+			pipeFrames += counted
+		}
+		err := wait(func() bool { return held == b.batch })
+		complete := finished()
+		mu.Unlock()
+		if err != nil {
+			return err
+		}
+		if complete && bareTime > 0 {
+			break
+		}
+		// A bare-encoder slot: the session alone, same batch, same input.
+		start := time.Now()
+		for time.Since(start) < b.bareSlot && ctx.Err() == nil {
+			if _, err := model.Image.Run(b.batch); err != nil {
+				return fmt.Errorf("bare encoder: %w", err)
+			}
+			bareFrames += b.batch
+		}
+		bareTime += time.Since(start)
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if complete {
+			break
 		}
 	}
 	mu.Lock()
 	all := append([]sample(nil), samples...)
-	elapsed := time.Since(begin)
+	hold = false
+	cond.Broadcast()
 	mu.Unlock()
 	rep.RSSEnd = procStatus("VmRSS")
 	cancel()
-	if err := <-done; err != nil {
-		return err
+	<-endedCh
+	if runErr != nil {
+		return runErr
+	}
+	if pipeTime > 0 {
+		rep.PipelineFPS = float64(pipeFrames) / pipeTime.Seconds()
+	}
+	if bareTime > 0 {
+		rep.BareFPS = float64(bareFrames) / bareTime.Seconds()
 	}
 	rep.Frames = len(all)
 	if len(all) == 0 {
 		return errors.New("bench: no frame went through the pipeline")
 	}
-	rep.PipelineFPS = float64(len(all)) / elapsed.Seconds()
 	pick := func(f func(sample) time.Duration) stageStats {
 		v := make([]float64, len(all))
 		for i, s := range all {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"fmt"
 	"math"
 	"os"
 	"path/filepath"
@@ -36,10 +37,14 @@ func TestBenchCommand(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, scale := range []string{"auto", "1"} {
-		t.Run("decode_scale="+scale, func(t *testing.T) {
-			out, errOut, code := runCmd(t, "", "bench", "--model", model, "--video", video, "--seconds", "0.5",
-				"--onnxruntime", lib, "--providers", "cpu", "--cache", filepath.Join(dir, "cache"), "--decode-scale", scale, "--json")
+	for _, tc := range []struct {
+		scale string
+		batch int
+	}{{"auto", 1}, {"1", 1}, {"auto", 2}} {
+		scale := tc.scale
+		t.Run(fmt.Sprintf("decode_scale=%s/batch=%d", scale, tc.batch), func(t *testing.T) {
+			out, errOut, code := runCmd(t, "", "bench", "--model", model, "--video", video, "--seconds", "0.6", "--slot", "200ms",
+				"--batch", fmt.Sprint(tc.batch), "--onnxruntime", lib, "--providers", "cpu", "--cache", filepath.Join(dir, "cache"), "--decode-scale", scale, "--json")
 			if code != 0 {
 				t.Fatalf("exit %d: %s", code, errOut)
 			}
@@ -60,6 +65,7 @@ func TestBenchCommand(t *testing.T) {
 				Frames   int     `json:"frames"`
 				RSSStart int64   `json:"rss_start_bytes"`
 				RSSEnd   int64   `json:"rss_end_bytes"`
+				Slots    int     `json:"slots"`
 				RSSEvery []int64 `json:"rss_every_1000_frames"`
 				GoEvery  []int64 `json:"go_mapped_every_1000_frames"`
 			}
@@ -70,12 +76,14 @@ func TestBenchCommand(t *testing.T) {
 			}
 			t.Logf("%s", out)
 			switch {
-			case rep.Model != model || rep.Batch != 1 || rep.DecodeScale != scale || rep.Provider != "cpu":
+			case rep.Model != model || rep.Batch != tc.batch || rep.DecodeScale != scale || rep.Provider != "cpu":
 				t.Errorf("model %q batch %d decode_scale %q provider %q", rep.Model, rep.Batch, rep.DecodeScale, rep.Provider)
 			case !(rep.BareFPS > 0) || !(rep.PipelineFPS > 0) || rep.Frames < 1:
 				t.Errorf("bare %v fps, pipeline %v fps over %d frames", rep.BareFPS, rep.PipelineFPS, rep.Frames)
 			case math.Abs(rep.Ratio-rep.PipelineFPS/rep.BareFPS) > 1e-9:
 				t.Errorf("ratio %v is not %v / %v", rep.Ratio, rep.PipelineFPS, rep.BareFPS)
+			case rep.Slots != 3:
+				t.Errorf("%d pipeline slots of 200ms for 0.6s, want 3", rep.Slots)
 			case !(rep.TextRate > 0):
 				t.Errorf("text encoder %v prompts/s", rep.TextRate)
 			case rep.PeakRSS <= 0 || rep.RSSStart <= 0 || rep.RSSEnd <= 0 || rep.PeakRSS < rep.RSSEnd:
