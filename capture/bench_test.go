@@ -2,6 +2,7 @@ package capture
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"path/filepath"
 	"testing"
@@ -10,8 +11,9 @@ import (
 )
 
 // BenchmarkReadCopy1080p measures the per-frame read path of a video source:
-// OpenCV reads and decodes a 1920x1080 MJPG frame into the reusable Mat, and
-// its pixels are copied into a pooled Frame, which is then released.
+// OpenCV reads a 1920x1080 MJPG frame and decodes it (in full, or reduced
+// from the raw packet at 1/2, 1/4, 1/8: the sub-benchmarks), and its pixels
+// are copied into a pooled Frame, which is then released.
 func BenchmarkReadCopy1080p(b *testing.B) {
 	const w, h = 1920, 1080
 	path := filepath.Join(b.TempDir(), "hd.avi")
@@ -26,31 +28,35 @@ func BenchmarkReadCopy1080p(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	src := &videoSource{spec: sourceSpec{kind: kindFile, target: path, display: path}}
-	r, err := src.open()
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer r.close()
-	p := newFramePool(poolSize)
-	ctx := context.Background()
-	b.SetBytes(3 * w * h)
-	b.ReportAllocs()
-	for b.Loop() {
-		f, err := r.read(ctx, p)
-		if err == io.EOF {
-			if !r.rewind() {
-				b.Fatal("rewind failed")
+	for _, scale := range []int{1, 2, 4, 8} {
+		b.Run(fmt.Sprintf("scale=1/%d", scale), func(b *testing.B) {
+			src := &videoSource{spec: sourceSpec{kind: kindFile, target: path, display: path}, opts: frameOpts{decodeScale: scale}}
+			r, err := src.open()
+			if err != nil {
+				b.Fatal(err)
 			}
-			f, err = r.read(ctx, p)
-		}
-		if err != nil {
-			b.Fatal(err)
-		}
-		if f.Width != w || f.Height != h {
-			b.Fatalf("frame %dx%d", f.Width, f.Height)
-		}
-		f.Release()
+			defer r.close()
+			p := newFramePool(poolSize)
+			ctx := context.Background()
+			b.SetBytes(3 * w * h)
+			b.ReportAllocs()
+			for b.Loop() {
+				f, err := r.read(ctx, p)
+				if err == io.EOF {
+					if !r.rewind() {
+						b.Fatal("rewind failed")
+					}
+					f, err = r.read(ctx, p)
+				}
+				if err != nil {
+					b.Fatal(err)
+				}
+				if f.Width != w/scale || f.Height != h/scale {
+					b.Fatalf("frame %dx%d", f.Width, f.Height)
+				}
+				f.Release()
+			}
+		})
 	}
 }
 
