@@ -275,13 +275,20 @@ func (c *Classifier) scoreFrame(ws *Workspace, s []float32, r *Result) {
 		g[i] -= gmax
 	}
 	r.Alpha = bisectAlpha(g, c.target)
-	softmaxScaled(w, g, r.Alpha)
+	h := softmaxEntropy(w, g, r.Alpha)
 	weightedScores(s, w, r.Scores)
-	c.finish(r)
+	c.finishScores(r)
+	r.Entropy = max(h, 0) / math.Ln2
 }
 
 // finish sets Probs, Best and Entropy from Scores and Weights.
 func (c *Classifier) finish(r *Result) {
+	c.finishScores(r)
+	r.Entropy = entropyBits(r.Weights)
+}
+
+// finishScores sets Probs and Best from Scores.
+func (c *Classifier) finishScores(r *Result) {
 	best := 0
 	for j, v := range r.Scores {
 		if v > r.Scores[best] {
@@ -290,7 +297,6 @@ func (c *Classifier) finish(r *Result) {
 	}
 	r.Best = best
 	softmaxScaled(r.Probs, r.Scores, c.opts.LogitScale)
-	r.Entropy = entropyBits(r.Weights)
 }
 
 // TopK writes the indices of the k highest scores into dst[:0], best first

@@ -96,18 +96,34 @@ func aggregationGradient(c []float64, agg Aggregation, scale float64, q []float6
 
 // softmaxScaled sets dst = softmax(scale * x). scale must be >= 0.
 func softmaxScaled(dst, x []float64, scale float64) {
-	m := scale * maxOf(x)
-	var z float64
 	dst = dst[:len(x)]
-	for i, v := range x {
-		e := math.Exp(scale*v - m)
-		dst[i] = e
+	expScaled(dst, x, scale, scale*maxOf(x))
+	var z float64
+	for _, e := range dst {
 		z += e
 	}
 	inv := 1 / z
 	for i := range dst {
 		dst[i] *= inv
 	}
+}
+
+// softmaxEntropy sets w = softmax(alpha * d) for d with max(d) = 0 and
+// alpha >= 0, and returns the entropy of w in nats, computed as entropyVar
+// does from the same exps (no log per term).
+func softmaxEntropy(w, d []float64, alpha float64) float64 {
+	w = w[:len(d)]
+	expScaled(w, d, alpha, 0)
+	var z, s1 float64
+	for i, e := range w {
+		z += e
+		s1 += e * d[i]
+	}
+	inv := 1 / z
+	for i := range w {
+		w[i] *= inv
+	}
+	return math.Log(z) - alpha*(s1*inv)
 }
 
 func maxOf(x []float64) float64 {
@@ -218,19 +234,32 @@ func newtonBracket(d []float64, target float64) (aLo, aHi float64) {
 // entropyVar returns the entropy in nats (see entropyNats) and the variance
 // of d under the weights softmax(alpha d). All entropy evaluations go
 // through it, so that every decision of the bisection sees the same bits.
+//
+// With e_i = exp(alpha d_i), Z = sum_i e_i and the mean m = sum_i e_i d_i / Z,
+// H = log Z - alpha m. The exps go through a stack buffer of entropyChunk
+// values (expScaled works on slices), so any K takes no heap memory.
 func entropyVar(d []float64, alpha float64) (h, v float64) {
-	var z, sz, s1, s2 float64
-	for _, x := range d {
-		t := alpha * x
-		e := math.Exp(t)
-		z += e
-		sz += e * t
-		s1 += e * x
-		s2 += e * x * x
+	var buf [entropyChunk]float64
+	var z, s1, s2 float64
+	for len(d) > 0 {
+		n := min(len(d), entropyChunk)
+		e := buf[:n]
+		expScaled(e, d[:n], alpha, 0)
+		for i, x := range d[:n] {
+			ei := e[i]
+			z += ei
+			s1 += ei * x
+			s2 += ei * x * x
+		}
+		d = d[n:]
 	}
 	m := s1 / z
-	return math.Log(z) - sz/z, max(s2/z-m*m, 0)
+	return math.Log(z) - alpha*m, max(s2/z-m*m, 0)
 }
+
+// entropyChunk is the size of entropyVar's stack buffer: K = 80 templates
+// (CLIP's ImageNet set) in one chunk.
+const entropyChunk = 128
 
 // entropyBits returns -sum_i w_i log2 w_i (terms with w_i = 0 count 0).
 func entropyBits(w []float64) float64 {
