@@ -11,15 +11,30 @@ const (
 )
 
 // weightedScores sets out[j] = sum_i w[i] * s[i*C+j] for s in template-major
-// [K][C] order (K = len(w), C = len(out)).
+// [K][C] order (K = len(w), C = len(out)). It adds four templates at a time
+// into out (their sum first), which reads and writes out a quarter as often
+// as one template at a time: at K=80, C=10 a call took 0.6 us, now ... us.
 func weightedScores(s []float32, w []float64, out []float64) {
 	c := len(out)
 	clear(out)
-	for i, wi := range w {
+	i := 0
+	for ; i+4 <= len(w); i += 4 {
+		w0, w1, w2, w3 := w[i], w[i+1], w[i+2], w[i+3]
+		r0 := s[i*c : (i+1)*c]
+		r1 := s[(i+1)*c : (i+2)*c]
+		r2 := s[(i+2)*c : (i+3)*c]
+		r3 := s[(i+3)*c : (i+4)*c]
+		r0, r1, r2, r3 = r0[:len(out)], r1[:len(out)], r2[:len(out)], r3[:len(out)]
+		for j := range out {
+			out[j] += (w0*float64(r0[j]) + w1*float64(r1[j])) + (w2*float64(r2[j]) + w3*float64(r3[j]))
+		}
+	}
+	for ; i < len(w); i++ {
+		wi := w[i]
 		row := s[i*c : (i+1)*c]
-		out := out[:len(row)]
-		for j, v := range row {
-			out[j] += wi * float64(v)
+		row = row[:len(out)]
+		for j := range out {
+			out[j] += wi * float64(row[j])
 		}
 	}
 }
@@ -35,16 +50,37 @@ func weightedScores(s []float32, w []float64, out []float64) {
 func templateGradient(s []float32, w, cs []float64, agg Aggregation, scale float64, q, a, g []float64) {
 	aggregationGradient(cs, agg, scale, q)
 	c := len(cs)
-	var abar float64
-	for i, wi := range w {
+	q = q[:c]
+	// Four templates at a time, each a_i summed over j in order (the same
+	// bits as one at a time, so identical templates get identical a_i).
+	i := 0
+	for ; i+4 <= len(w); i += 4 {
+		r0 := s[i*c : (i+1)*c]
+		r1 := s[(i+1)*c : (i+2)*c]
+		r2 := s[(i+2)*c : (i+3)*c]
+		r3 := s[(i+3)*c : (i+4)*c]
+		r0, r1, r2, r3 = r0[:len(q)], r1[:len(q)], r2[:len(q)], r3[:len(q)]
+		var a0, a1, a2, a3 float64
+		for j, qj := range q {
+			a0 += qj * float64(r0[j])
+			a1 += qj * float64(r1[j])
+			a2 += qj * float64(r2[j])
+			a3 += qj * float64(r3[j])
+		}
+		a[i], a[i+1], a[i+2], a[i+3] = a0, a1, a2, a3
+	}
+	for ; i < len(w); i++ {
 		row := s[i*c : (i+1)*c]
-		q := q[:len(row)]
+		row = row[:len(q)]
 		var sum float64
-		for j, v := range row {
-			sum += q[j] * float64(v)
+		for j, qj := range q {
+			sum += qj * float64(row[j])
 		}
 		a[i] = sum
-		abar += wi * sum
+	}
+	var abar float64
+	for i, wi := range w {
+		abar += wi * a[i]
 	}
 	for i, wi := range w {
 		g[i] = wi * (a[i] - abar)
