@@ -16,6 +16,14 @@ import "math"
 // against 8.8 ns for math.Exp (BenchmarkExp, 2-core CI machine), in the
 // per-frame step's loops over the K templates (entropyVar, softmaxScaled).
 func expScaled(dst, x []float64, scale, shift float64) {
+	dst = dst[:len(x)]
+	n := expScaledSIMD(dst, x, scale, shift)
+	expScaledGo(dst[n:], x[n:], scale, shift)
+}
+
+// expScaledGo is expScaled in Go, for CPUs without a SIMD kernel and for
+// the last len(x)%4 values.
+func expScaledGo(dst, x []float64, scale, shift float64) {
 	const (
 		n = expTableSize
 		// Adding expShift rounds t*n/ln2 to an integer held in the low

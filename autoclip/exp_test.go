@@ -31,77 +31,107 @@ func TestExpTable(t *testing.T) {
 	}
 }
 
-// expFast is expScaled for one value.
-func expFast(x float64) float64 {
-	var e [1]float64
-	expScaled(e[:], []float64{x}, 1, 0)
-	return e[0]
-}
-
-// expFastTolerance is the relative error allowed between expFast and
+// expFastTolerance is the relative error allowed between expScaled and
 // math.Exp (each is within about 1 ulp of e^x; 1e-15 is 4.5 ulp).
 const expFastTolerance = 1e-15
 
-// checkExpFast compares expFast(x) with math.Exp(x): equal bits for
-// results that are not normal numbers (NaN, zero, Inf, subnormal), relative
-// error within expFastTolerance otherwise.
-func checkExpFast(t *testing.T, x float64) {
+// checkExp compares got = e^t with math.Exp(t): equal bits for results
+// that are not normal numbers (NaN, zero, Inf, subnormal), relative error
+// within expFastTolerance otherwise.
+func checkExp(t *testing.T, what string, arg, got float64) {
 	t.Helper()
-	got, want := expFast(x), math.Exp(x)
+	want := math.Exp(arg)
 	if math.IsNaN(want) {
 		if !math.IsNaN(got) {
-			t.Fatalf("expFast(%v) = %v, want NaN", x, got)
+			t.Fatalf("%s: e^%v = %v, want NaN", what, arg, got)
 		}
 		return
 	}
 	if want < 0x1p-1022 || math.IsInf(want, 0) {
 		if got != want {
-			t.Fatalf("expFast(%v) = %v, math.Exp %v", x, got, want)
+			t.Fatalf("%s: e^%v = %v, math.Exp %v", what, arg, got, want)
 		}
 		return
 	}
 	if rel := math.Abs(got-want) / want; !(rel <= expFastTolerance) {
-		t.Fatalf("expFast(%v) = %v, math.Exp %v: relative error %.3g", x, got, want, rel)
+		t.Fatalf("%s: e^%v = %v, math.Exp %v: relative error %.3g", what, arg, got, want, rel)
 	}
 }
 
-// TestExpFast covers the whole input range: a dense grid over
-// [-746, 710], random points, the edges of the fast path and of the
-// subnormal, zero and infinite results, and special values.
-func TestExpFast(t *testing.T) {
-	for _, x := range []float64{
+// checkExpScaled runs expScaled (the SIMD kernel where there is one, Go
+// for the last len(xs)%4 values) and expScaledGo on xs with scale and
+// shift, and checks every result against math.Exp(scale*x - shift).
+func checkExpScaled(t *testing.T, xs []float64, scale, shift float64) {
+	t.Helper()
+	got, gotGo := make([]float64, len(xs)), make([]float64, len(xs))
+	expScaled(got, xs, scale, shift)
+	expScaledGo(gotGo, xs, scale, shift)
+	for i, x := range xs {
+		arg := scale*x - shift
+		checkExp(t, "expScaled", arg, got[i])
+		checkExp(t, "expScaledGo", arg, gotGo[i])
+	}
+}
+
+// TestExpScaled covers the whole input range: special values and the
+// edges of the fast path and of subnormal, zero and infinite results, each
+// in every lane of a SIMD group next to ordinary values; a dense grid over
+// [-746, 710]; random points; scale and shift other than 1 and 0.
+func TestExpScaled(t *testing.T) {
+	special := []float64{
 		0, math.Copysign(0, -1), 1, -1, 0.5, -0.5, 1e-300, -1e-300, 5e-324, -5e-324, 1e-17, -1e-17,
-		math.Ln2, -math.Ln2, math.Ln2 / 256, -math.Ln2 / 256, math.Ln2 / 128, 3 * math.Ln2 / 256,
+		math.Ln2, -math.Ln2, math.Ln2 / 256, -math.Ln2 / 256, math.Ln2 / 128, -3 * math.Ln2 / 256,
 		-708.3, math.Nextafter(-708.3, 0), math.Nextafter(-708.3, -1000), -708.39641853226408, -708.4,
 		-709, -744, -745, -745.1332191019411, -745.1332191019412, -745.2, -746, -1000, -1e10, -math.MaxFloat64,
-		709.7, math.Nextafter(709.7, 0), math.Nextafter(709.7, 1000), 709.782712893384, 709.8, 1e10, math.MaxFloat64,
+		709.7, 709.782712893384, 709.8, 1e10, math.MaxFloat64,
 		math.Inf(-1), math.Inf(1), math.NaN(),
-	} {
-		checkExpFast(t, x)
+	}
+	for _, x := range special {
+		for lane := range 5 {
+			xs := []float64{-1, -2, -3, -4, -5}
+			xs[lane] = x
+			checkExpScaled(t, xs, 1, 0)
+		}
 	}
 	// A grid with a step that is no fraction of ln2/128, so that it
 	// meets every table entry at many offsets.
-	n := 0
+	var grid []float64
 	for x := -746.0; x <= 710; x += 1.0 / 1013 {
-		checkExpFast(t, x)
-		n++
+		grid = append(grid, x)
 	}
+	checkExpScaled(t, grid, 1, 0)
 	rng := newRand(7)
-	for range 200000 {
-		checkExpFast(t, -746*rng.Float64())
-		checkExpFast(t, (rng.Float64()*2-1)*math.Ln2) // one binade, all entries
-		checkExpFast(t, (rng.Float64()*2-1)*math.Pow(10, -20+20*rng.Float64()))
+	xs := make([]float64, 300001)
+	for i := range xs {
+		switch i % 3 {
+		case 0:
+			xs[i] = -746 * rng.Float64()
+		case 1:
+			xs[i] = (rng.Float64()*2 - 1) * math.Ln2 // one binade, all entries
+		case 2:
+			xs[i] = (rng.Float64()*2 - 1) * math.Pow(10, -20+20*rng.Float64())
+		}
 	}
-	t.Logf("%d grid points", n)
+	checkExpScaled(t, xs, 1, 0)
+	// As in the callers: a step size times values <= 0, minus a maximum.
+	for i := range xs {
+		xs[i] = -rng.ExpFloat64() * 1e-3
+	}
+	checkExpScaled(t, xs, 7919.5, 0)
+	checkExpScaled(t, xs, 1e7, 0)
+	checkExpScaled(t, xs, 100, -0.25)
+	t.Logf("%d grid points", len(grid))
 }
 
-// FuzzExpFast checks expFast against math.Exp on arbitrary inputs.
-func FuzzExpFast(f *testing.F) {
+// FuzzExpScaled checks expScaled, in each lane of a SIMD group and in Go,
+// against math.Exp on arbitrary arguments.
+func FuzzExpScaled(f *testing.F) {
 	for _, x := range []float64{0, -1, 1, -708.3, -745.2, 709.7, -1e-300, math.Inf(-1)} {
-		f.Add(x)
+		f.Add(x, 1.0, 0.0)
 	}
-	f.Fuzz(func(t *testing.T, x float64) {
-		checkExpFast(t, x)
+	f.Add(-1e-3, 8000.0, 0.0)
+	f.Fuzz(func(t *testing.T, x, scale, shift float64) {
+		checkExpScaled(t, []float64{x, -x, x, 0.5 * x, x}, scale, shift)
 	})
 }
 
