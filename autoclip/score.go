@@ -224,10 +224,14 @@ func bisectAlphaEvals(d []float64, target float64) (alpha float64, evals int) {
 	if v0 > 0 {
 		r = math.Sqrt(2 * (math.Log(n) - target) / v0)
 	}
+	// The walk up to its first undecided midpoint stays the same from
+	// round to round (aLo and aHi only move inwards): each round resumes
+	// there.
+	lo0, hi0, it0 := 0.0, alphaMax, 0
 	for round := 0; ; round++ {
-		lo, hi := 0.0, alphaMax
+		lo, hi := lo0, hi0
 		probe := -1.0
-		for it := 0; it < alphaMaxIters; it++ {
+		for it := it0; it < alphaMaxIters; it++ {
 			width := hi - lo
 			mid := lo + width/2
 			if width <= alphaAbsTol || width <= alphaRelTol*mid {
@@ -235,6 +239,9 @@ func bisectAlphaEvals(d []float64, target float64) (alpha float64, evals int) {
 			}
 			above := mid <= aLo // H(mid) > target
 			if mid > aLo && mid < aHi {
+				if probe < 0 {
+					lo0, hi0, it0 = lo, hi, it
+				}
 				// Undecided. After a few rounds without convergence
 				// (r is no help), evaluate the first such midpoint, as
 				// the plain bisection would.
@@ -286,19 +293,32 @@ const bisectRounds = 8
 // values (expScaled works on slices), so any K takes no heap memory.
 func entropyVar(d []float64, alpha float64) (h, v float64) {
 	var buf [entropyChunk]float64
-	var z, s1, s2 float64
+	// Two sums of each kind, even and odd templates, halve the chains of
+	// dependent adds.
+	var z0, z1, s10, s11, s20, s21 float64
 	for len(d) > 0 {
 		n := min(len(d), entropyChunk)
 		e := buf[:n]
-		expScaled(e, d[:n], alpha, 0)
-		for i, x := range d[:n] {
-			ei := e[i]
-			z += ei
-			s1 += ei * x
-			s2 += ei * x * x
+		x := d[:n]
+		expScaled(e, x, alpha, 0)
+		i := 0
+		for ; i+2 <= n; i += 2 {
+			e0, e1, x0, x1 := e[i], e[i+1], x[i], x[i+1]
+			z0 += e0
+			z1 += e1
+			s10 += e0 * x0
+			s11 += e1 * x1
+			s20 += e0 * x0 * x0
+			s21 += e1 * x1 * x1
+		}
+		if i < n {
+			z0 += e[i]
+			s10 += e[i] * x[i]
+			s20 += e[i] * x[i] * x[i]
 		}
 		d = d[n:]
 	}
+	z, s1, s2 := z0+z1, s10+s11, s20+s21
 	m := s1 / z
 	return math.Log(z) - alpha*m, max(s2/z-m*m, 0)
 }
