@@ -280,7 +280,14 @@ func (c *Classifier) scoreFrame(ws *Workspace, s []float32, r *Result) {
 	templateGradient(s, w, r.Scores, c.opts.Aggregation, c.opts.Scale, ws.q, ws.a, g)
 	gmin, gmax := g[0], g[0]
 	for _, v := range g[1:] {
-		gmin, gmax = min(gmin, v), max(gmax, v)
+		// Comparisons rather than min and max, which order NaNs and
+		// signed zeros at a cost (g has neither that matters).
+		if v < gmin {
+			gmin = v
+		}
+		if v > gmax {
+			gmax = v
+		}
 	}
 	if gmax-gmin < 1e-12 {
 		c.finish(r)

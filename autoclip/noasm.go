@@ -5,3 +5,7 @@ package autoclip
 // expScaledSIMD computes nothing where there is no SIMD kernel of
 // expScaled: expScaledGo does it all.
 func expScaledSIMD(dst, x []float64, scale, shift float64) int { return 0 }
+
+// weightedScoresSIMD computes nothing where there is no SIMD kernel of
+// weightedScores: weightedScoresGo does it all.
+func weightedScoresSIMD(s []float32, w []float64, out []float64) int { return 0 }

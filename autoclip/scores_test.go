@@ -1,0 +1,49 @@
+package autoclip
+
+import (
+	"fmt"
+	"math"
+	"testing"
+)
+
+// TestWeightedScores checks weightedScores (the SIMD kernel where there is
+// one, Go for the other classes) and weightedScoresGo against a plain sum
+// for shapes around the kernel's blocks of 4 classes and 4 templates.
+func TestWeightedScores(t *testing.T) {
+	rng := newRand(41)
+	for _, k := range []int{1, 2, 3, 4, 5, 7, 8, 9, 80} {
+		for _, c := range []int{1, 2, 3, 4, 5, 7, 8, 9, 10, 16, 17, 100} {
+			t.Run(fmt.Sprintf("K=%d/C=%d", k, c), func(t *testing.T) {
+				s := make([]float32, k*c+3) // room past the end: never read
+				for i := range s {
+					s[i] = float32(rng.Float64()*2 - 1)
+				}
+				for i := k * c; i < len(s); i++ {
+					s[i] = float32(math.NaN())
+				}
+				w := make([]float64, k)
+				for i := range w {
+					w[i] = rng.Float64()
+				}
+				want := make([]float64, c)
+				for j := range want {
+					for i := range w {
+						want[j] += w[i] * float64(s[i*c+j])
+					}
+				}
+				got, gotGo := make([]float64, c+1), make([]float64, c+1)
+				got[c], gotGo[c] = 42, 42 // must stay untouched
+				weightedScores(s[:k*c], w, got[:c])
+				weightedScoresGo(s[:k*c], w, gotGo[:c], 0)
+				for j := range want {
+					if math.Abs(got[j]-want[j]) > 1e-12 || math.Abs(gotGo[j]-want[j]) > 1e-12 {
+						t.Fatalf("class %d: weightedScores %v, weightedScoresGo %v, want %v", j, got[j], gotGo[j], want[j])
+					}
+				}
+				if got[c] != 42 || gotGo[c] != 42 {
+					t.Fatalf("wrote past the %d classes", c)
+				}
+			})
+		}
+	}
+}
