@@ -9,3 +9,7 @@ func expScaledSIMD(dst, x []float64, scale, shift float64) int { return 0 }
 // weightedScoresSIMD computes nothing where there is no SIMD kernel of
 // weightedScores: weightedScoresGo does it all.
 func weightedScoresSIMD(s []float32, w []float64, out []float64) int { return 0 }
+
+// rowDotsSIMD computes nothing where there is no SIMD kernel of rowDots:
+// rowDotsGo does it all.
+func rowDotsSIMD(s []float32, q, a []float64) int { return 0 }

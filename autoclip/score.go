@@ -58,16 +58,44 @@ func weightedScoresGo(s []float32, w []float64, out []float64, lo int) {
 // and a ([K]) are scratch.
 func templateGradient(s []float32, w, cs []float64, agg Aggregation, scale float64, q, a, g []float64) {
 	aggregationGradient(cs, agg, scale, q)
-	c := len(cs)
-	q = q[:c]
-	// Four templates at a time, each a_i summed over j in order (the same
-	// bits as one at a time, so identical templates get identical a_i).
+	a = a[:len(w)]
+	rowDots(s, q[:len(cs)], a)
+	var abar float64
+	for i, wi := range w {
+		abar += wi * a[i]
+	}
+	for i, wi := range w {
+		g[i] = wi * (a[i] - abar)
+	}
+}
+
+// rowDots sets a[i] = sum_j q[j] * s[i*C+j] for s in template-major [K][C]
+// order (K = len(a), C = len(q)): in AVX2+FMA assembly where the CPU has
+// both (rowDotsSIMD, all templates, four classes at a time), the other
+// classes in Go. Every a[i] is summed in the same order, so identical
+// templates get identical sums.
+func rowDots(s []float32, q, a []float64) {
+	n := rowDotsSIMD(s, q, a)
+	if n == 0 {
+		clear(a)
+	}
+	rowDotsGo(s, q, a, n)
+}
+
+// rowDotsGo adds sum_{j >= lo} q[j] * s[i*C+j] to a[i], four templates at
+// a time, each summed over j in order.
+func rowDotsGo(s []float32, q, a []float64, lo int) {
+	c := len(q)
+	q = q[lo:]
+	if len(q) == 0 {
+		return
+	}
 	i := 0
-	for ; i+4 <= len(w); i += 4 {
-		r0 := s[i*c : (i+1)*c]
-		r1 := s[(i+1)*c : (i+2)*c]
-		r2 := s[(i+2)*c : (i+3)*c]
-		r3 := s[(i+3)*c : (i+4)*c]
+	for ; i+4 <= len(a); i += 4 {
+		r0 := s[i*c+lo : (i+1)*c]
+		r1 := s[(i+1)*c+lo : (i+2)*c]
+		r2 := s[(i+2)*c+lo : (i+3)*c]
+		r3 := s[(i+3)*c+lo : (i+4)*c]
 		r0, r1, r2, r3 = r0[:len(q)], r1[:len(q)], r2[:len(q)], r3[:len(q)]
 		var a0, a1, a2, a3 float64
 		for j, qj := range q {
@@ -76,23 +104,19 @@ func templateGradient(s []float32, w, cs []float64, agg Aggregation, scale float
 			a2 += qj * float64(r2[j])
 			a3 += qj * float64(r3[j])
 		}
-		a[i], a[i+1], a[i+2], a[i+3] = a0, a1, a2, a3
+		a[i] += a0
+		a[i+1] += a1
+		a[i+2] += a2
+		a[i+3] += a3
 	}
-	for ; i < len(w); i++ {
-		row := s[i*c : (i+1)*c]
+	for ; i < len(a); i++ {
+		row := s[i*c+lo : (i+1)*c]
 		row = row[:len(q)]
 		var sum float64
 		for j, qj := range q {
 			sum += qj * float64(row[j])
 		}
-		a[i] = sum
-	}
-	var abar float64
-	for i, wi := range w {
-		abar += wi * a[i]
-	}
-	for i, wi := range w {
-		g[i] = wi * (a[i] - abar)
+		a[i] += sum
 	}
 }
 
