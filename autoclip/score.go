@@ -25,6 +25,9 @@ func weightedScores(s []float32, w []float64, out []float64) {
 func weightedScoresGo(s []float32, w []float64, out []float64, lo int) {
 	c := len(out)
 	part := out[lo:]
+	if len(part) == 0 {
+		return
+	}
 	clear(part)
 	i := 0
 	for ; i+4 <= len(w); i += 4 {
