@@ -54,6 +54,42 @@ func expScaledGo(dst, x []float64, scale, shift float64) {
 	}
 }
 
+// expSums sets e[i] = e^(alpha*d[i]) for i < len(d), as expScaled(e, d,
+// alpha, 0) does, and returns z = sum_i e[i], s1 = sum_i e[i] d[i] and
+// s2 = sum_i e[i] d[i]^2, the sums of entropyVar and softmaxEntropy. The
+// AVX2+FMA kernel keeps them in registers beside the exps; the order of the
+// additions depends on len(d) only, so equal inputs give equal bits.
+func expSums(e, d []float64, alpha float64) (z, s1, s2 float64) {
+	e = e[:len(d)]
+	n, z, s1, s2 := expSumsSIMD(e, d, alpha)
+	expScaledGo(e[n:], d[n:], alpha, 0)
+	tz, t1, t2 := sumsGo(e[n:], d[n:])
+	return z + tz, s1 + t1, s2 + t2
+}
+
+// sumsGo returns sum_i e[i], sum_i e[i] d[i] and sum_i e[i] d[i]^2, the
+// even and odd terms apart (half the chain of dependent adds).
+func sumsGo(e, d []float64) (z, s1, s2 float64) {
+	e = e[:len(d)]
+	var z1, s11, s21 float64
+	i := 0
+	for ; i+2 <= len(d); i += 2 {
+		e0, e1, x0, x1 := e[i], e[i+1], d[i], d[i+1]
+		z += e0
+		z1 += e1
+		s1 += e0 * x0
+		s11 += e1 * x1
+		s2 += e0 * x0 * x0
+		s21 += e1 * x1 * x1
+	}
+	if i < len(d) {
+		z += e[i]
+		s1 += e[i] * d[i]
+		s2 += e[i] * d[i] * d[i]
+	}
+	return z + z1, s1 + s11, s2 + s21
+}
+
 // expTableSize is the number of entries of expTable.
 const expTableSize = 128
 

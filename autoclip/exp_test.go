@@ -135,6 +135,50 @@ func FuzzExpScaled(f *testing.F) {
 	})
 }
 
+// TestExpSums checks expSums (the SIMD kernel where there is one, Go for
+// the last len(d)%4 values) against math.Exp and plain sums, for lengths
+// around the kernel's groups of 4 and step sizes that take some arguments
+// below -708.3 (math.Exp's subnormals and zeros, redone in Go).
+func TestExpSums(t *testing.T) {
+	rng := newRand(43)
+	for _, n := range []int{1, 2, 3, 4, 5, 7, 8, 9, 80, 81, 130} {
+		d := make([]float64, n)
+		for i := range d {
+			d[i] = -rng.ExpFloat64() * 1e-3
+		}
+		d[rng.IntN(n)] = 0
+		for _, alpha := range []float64{0, 1, 8000, 3e5, 1e7} {
+			e := make([]float64, n+1)
+			e[n] = 42 // must stay untouched
+			z, s1, s2 := expSums(e[:n], d, alpha)
+			var wz, w1, w2 float64
+			for i, x := range d {
+				checkExp(t, "expSums", alpha*x, e[i])
+				ex := math.Exp(alpha * x)
+				wz += ex
+				w1 += ex * x
+				w2 += ex * x * x
+			}
+			if e[n] != 42 {
+				t.Fatalf("n=%d alpha=%v: wrote past the end", n, alpha)
+			}
+			for _, c := range []struct {
+				name      string
+				got, want float64
+			}{{"sum e", z, wz}, {"sum e d", s1, w1}, {"sum e d^2", s2, w2}} {
+				if math.Abs(c.got-c.want) > 1e-13*math.Abs(c.want) {
+					t.Errorf("n=%d alpha=%v: %s = %v, want %v", n, alpha, c.name, c.got, c.want)
+				}
+			}
+			// The same inputs give the same bits (entropyVar's contract).
+			e2 := make([]float64, n)
+			if z2, s12, s22 := expSums(e2, d, alpha); z2 != z || s12 != s1 || s22 != s2 {
+				t.Errorf("n=%d alpha=%v: sums differ between two calls", n, alpha)
+			}
+		}
+	}
+}
+
 var expSink float64
 
 func BenchmarkExp(b *testing.B) {

@@ -184,13 +184,7 @@ func softmaxScaled(dst, x []float64, scale float64) {
 // alpha >= 0, and returns the entropy of w in nats, computed as entropyVar
 // does from the same exps (no log per term).
 func softmaxEntropy(w, d []float64, alpha float64) float64 {
-	w = w[:len(d)]
-	expScaled(w, d, alpha, 0)
-	var z, s1 float64
-	for i, e := range w {
-		z += e
-		s1 += e * d[i]
-	}
+	z, s1, _ := expSums(w, d, alpha)
 	inv := 1 / z
 	for i := range w {
 		w[i] *= inv
@@ -334,32 +328,13 @@ const bisectRounds = 8
 // values (expScaled works on slices), so any K takes no heap memory.
 func entropyVar(d []float64, alpha float64) (h, v float64) {
 	var buf [entropyChunk]float64
-	// Two sums of each kind, even and odd templates, halve the chains of
-	// dependent adds.
-	var z0, z1, s10, s11, s20, s21 float64
+	var z, s1, s2 float64
 	for len(d) > 0 {
 		n := min(len(d), entropyChunk)
-		e := buf[:n]
-		x := d[:n]
-		expScaled(e, x, alpha, 0)
-		i := 0
-		for ; i+2 <= n; i += 2 {
-			e0, e1, x0, x1 := e[i], e[i+1], x[i], x[i+1]
-			z0 += e0
-			z1 += e1
-			s10 += e0 * x0
-			s11 += e1 * x1
-			s20 += e0 * x0 * x0
-			s21 += e1 * x1 * x1
-		}
-		if i < n {
-			z0 += e[i]
-			s10 += e[i] * x[i]
-			s20 += e[i] * x[i] * x[i]
-		}
+		cz, c1, c2 := expSums(buf[:n], d[:n], alpha)
+		z, s1, s2 = z+cz, s1+c1, s2+c2
 		d = d[n:]
 	}
-	z, s1, s2 := z0+z1, s10+s11, s20+s21
 	m := s1 / z
 	return math.Log(z) - alpha*m, max(s2/z-m*m, 0)
 }
