@@ -11,10 +11,13 @@ import "math"
 // its Taylor polynomial of degree 5 (truncation error below 1e-18). Below
 // -708.3 (subnormal or zero results) and above 0 it calls math.Exp.
 //
-// It works on slices so that the loop body, too large to inline as a
-// function of one value, runs without a call per element: 2.0 ns per exp
-// against 8.8 ns for math.Exp (BenchmarkExp, 2-core CI machine), in the
-// per-frame step's loops over the K templates (entropyVar, softmaxScaled).
+// It works on slices: the AVX2+FMA kernel (exp_amd64.s) takes four values
+// at a time, and in Go (expScaledGo) the loop body, too large to inline as
+// a function of one value, runs without a call per element. On the 2-core
+// CI machine (BenchmarkExp, 80 values) that is 1.2 ns per exp with the
+// kernel and 4.4 ns in Go, against 8.1 ns for math.Exp: it serves the
+// per-frame step's loops over the K templates (expSums for entropyVar and
+// softmaxEntropy) and the softmaxes over the C classes.
 func expScaled(dst, x []float64, scale, shift float64) {
 	dst = dst[:len(x)]
 	n := expScaledSIMD(dst, x, scale, shift)

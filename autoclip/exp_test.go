@@ -197,6 +197,16 @@ func BenchmarkExp(b *testing.B) {
 		expSink = s
 		b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(xs)), "ns/exp")
 	})
+	b.Run("expScaledGo", func(b *testing.B) {
+		dst := make([]float64, len(xs))
+		var s float64
+		for b.Loop() {
+			expScaledGo(dst, xs, 1, 0)
+			s += dst[0]
+		}
+		expSink = s
+		b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(xs)), "ns/exp")
+	})
 	b.Run("expScaled", func(b *testing.B) {
 		dst := make([]float64, len(xs))
 		var s float64

@@ -91,3 +91,44 @@ func TestRowDots(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkScoreKernels times weightedScores and rowDots at K=80, C=10 (the
+// shape where the per-frame step weighs most next to the product), with
+// the SIMD kernels where there are some and in Go.
+func BenchmarkScoreKernels(b *testing.B) {
+	const k, c = benchK, 10
+	rng := newRand(44)
+	s := make([]float32, k*c)
+	for i := range s {
+		s[i] = float32(rng.Float64()*2 - 1)
+	}
+	w, q := make([]float64, k), make([]float64, c)
+	for i := range w {
+		w[i] = rng.Float64()
+	}
+	for j := range q {
+		q[j] = rng.Float64()
+	}
+	out, a := make([]float64, c), make([]float64, k)
+	b.Run("weightedScores", func(b *testing.B) {
+		for b.Loop() {
+			weightedScores(s, w, out)
+		}
+	})
+	b.Run("weightedScoresGo", func(b *testing.B) {
+		for b.Loop() {
+			weightedScoresGo(s, w, out, 0)
+		}
+	})
+	b.Run("rowDots", func(b *testing.B) {
+		for b.Loop() {
+			rowDots(s, q, a)
+		}
+	})
+	b.Run("rowDotsGo", func(b *testing.B) {
+		for b.Loop() {
+			clear(a)
+			rowDotsGo(s, q, a, 0)
+		}
+	})
+}
