@@ -17,7 +17,11 @@
 //
 // The package builds with CGO_ENABLED=0: the similarity product is Go
 // assembly (AVX2+FMA on amd64, NEON on arm64) with gonum's Sdot as the
-// fallback elsewhere.
+// fallback elsewhere. The per-frame step's inner loops (exp over the K
+// templates, class scores, the gradient's template sums) are AVX2+FMA
+// assembly on amd64 and Go elsewhere: at K=80, C=10 the step takes about
+// 1.7 us a frame on the 2-core CI machine (8.8 us with math.Exp and scalar
+// loops), a fifth of the product's 8.2 us per frame at B=8.
 package autoclip
 
 import (

@@ -75,9 +75,10 @@ func templateGradient(s []float32, w, cs []float64, agg Aggregation, scale float
 
 // rowDots sets a[i] = sum_j q[j] * s[i*C+j] for s in template-major [K][C]
 // order (K = len(a), C = len(q)): in AVX2+FMA assembly where the CPU has
-// both (rowDotsSIMD, all templates, four classes at a time), the other
-// classes in Go. Every a[i] is summed in the same order, so identical
-// templates get identical sums.
+// both and K >= 4 (rowDotsSIMD, four templates by four classes at a time),
+// in Go otherwise. Every a[i] is summed in the same order, so identical
+// templates get identical sums. At K=80, C=10: 0.09 us with the kernel,
+// 0.32 us in Go (BenchmarkScoreKernels).
 func rowDots(s []float32, q, a []float64) {
 	n := rowDotsSIMD(s, q, a)
 	if n == 0 {
