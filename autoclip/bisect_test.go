@@ -14,40 +14,19 @@ func TestBisectAlphaEvalsBound(t *testing.T) {
 	var plainEvals, evals, worst int
 	cases := 0
 	for n := 0; n < 4000; n++ {
-		k := 2 + rng.IntN(200)
-		scale := math.Pow(10, -12+14*rng.Float64())
-		d := make([]float64, k)
-		for i := range d {
-			switch n % 4 {
-			case 0:
-				d[i] = scale * rng.NormFloat64()
-			case 1: // heavy tail
-				d[i] = scale * rng.NormFloat64() / (rng.Float64() + 1e-3)
-			case 2: // few distinct values, ties for the max
-				d[i] = scale * float64(rng.IntN(3))
-			case 3: // one outlier
-				d[i] = scale * 1e-3 * rng.NormFloat64()
-			}
-		}
-		if n%4 == 3 {
-			d[rng.IntN(k)] = scale
-		}
-		m := maxOf(d)
-		for i := range d {
-			d[i] -= m
-		}
-		if maxOf(d)-minOf(d) < 1e-12 {
+		d := randomGradient(rng, n)
+		if d == nil {
 			continue
 		}
 		cases++
-		target := rng.Float64() * math.Log(float64(k))
+		target := rng.Float64() * math.Log(float64(len(d)))
 		want, pe := bisectAlphaPlain(d, target)
 		got, e := bisectAlphaEvals(d, target)
 		if got != want {
-			t.Fatalf("case %d (K=%d, scale %g, target %v): alpha %v, plain bisection %v", n, k, scale, target, got, want)
+			t.Fatalf("case %d (K=%d, spread %g, target %v): alpha %v, plain bisection %v", n, len(d), -minOf(d), target, got, want)
 		}
 		if e > pe+bisectRounds {
-			t.Fatalf("case %d (K=%d, scale %g, target %v): %d evaluations, plain bisection %d", n, k, scale, target, e, pe)
+			t.Fatalf("case %d (K=%d, spread %g, target %v): %d evaluations, plain bisection %d", n, len(d), -minOf(d), target, e, pe)
 		}
 		plainEvals += pe
 		evals += e

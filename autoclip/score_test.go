@@ -3,6 +3,7 @@ package autoclip
 import (
 	"fmt"
 	"math"
+	"math/rand/v2"
 	"testing"
 )
 
@@ -223,36 +224,15 @@ func TestBisectAlphaEqualsPlainBisection(t *testing.T) {
 	var plainEvals int
 	cases := 3000
 	for n := 0; n < cases; n++ {
-		k := 2 + rng.IntN(200)
-		scale := math.Pow(10, -12+14*rng.Float64())
-		d := make([]float64, k)
-		for i := range d {
-			switch n % 4 {
-			case 0:
-				d[i] = scale * rng.NormFloat64()
-			case 1: // heavy tail
-				d[i] = scale * rng.NormFloat64() / (rng.Float64() + 1e-3)
-			case 2: // few distinct values, ties for the max
-				d[i] = scale * float64(rng.IntN(3))
-			case 3: // one outlier
-				d[i] = scale * 1e-3 * rng.NormFloat64()
-			}
-		}
-		if n%4 == 3 {
-			d[rng.IntN(k)] = scale
-		}
-		m := maxOf(d)
-		for i := range d {
-			d[i] -= m
-		}
-		if maxOf(d)-minOf(d) < 1e-12 {
+		d := randomGradient(rng, n)
+		if d == nil {
 			continue
 		}
-		target := rng.Float64() * math.Log(float64(k))
+		target := rng.Float64() * math.Log(float64(len(d)))
 		want, evals := bisectAlphaPlain(d, target)
 		plainEvals += evals
 		if got := bisectAlpha(d, target); got != want {
-			t.Fatalf("case %d (K=%d, scale %g, target %v): alpha %v, plain bisection %v", n, k, scale, target, got, want)
+			t.Fatalf("case %d (K=%d, spread %g, target %v): alpha %v, plain bisection %v", n, len(d), -minOf(d), target, got, want)
 		}
 	}
 	t.Logf("%d cases, plain bisection: %.1f entropy evaluations each", cases, float64(plainEvals)/float64(cases))
@@ -283,4 +263,37 @@ func TestEntropyBits(t *testing.T) {
 			}
 		})
 	}
+}
+
+// randomGradient draws the n-th shifted gradient (max 0) of the bisection
+// tests: 2 to 201 templates, scales from 1e-12 to 100, and by n%4 Gaussian,
+// heavy-tailed, tied (few distinct values) or one outlier. It returns nil
+// for a constant gradient (uniform weights; no bisection).
+func randomGradient(rng *rand.Rand, n int) []float64 {
+	k := 2 + rng.IntN(200)
+	scale := math.Pow(10, -12+14*rng.Float64())
+	d := make([]float64, k)
+	for i := range d {
+		switch n % 4 {
+		case 0:
+			d[i] = scale * rng.NormFloat64()
+		case 1: // heavy tail
+			d[i] = scale * rng.NormFloat64() / (rng.Float64() + 1e-3)
+		case 2: // few distinct values, ties for the max
+			d[i] = scale * float64(rng.IntN(3))
+		case 3: // one outlier
+			d[i] = scale * 1e-3 * rng.NormFloat64()
+		}
+	}
+	if n%4 == 3 {
+		d[rng.IntN(k)] = scale
+	}
+	m := maxOf(d)
+	for i := range d {
+		d[i] -= m
+	}
+	if maxOf(d)-minOf(d) < 1e-12 {
+		return nil
+	}
+	return d
 }
