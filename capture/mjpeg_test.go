@@ -48,34 +48,15 @@ func seqJPEG(n uint64) []byte {
 	return b.Bytes()
 }
 
-// decodeSeq reads the number drawn by seqJPEG back from a frame: the mean of
-// each block's centre decides its bit. It fails on a frame of another size
-// or with a block that is neither clearly black nor clearly white.
+// decodeSeq reads the number drawn by seqJPEG back from a frame of its size
+// (seqAt, in decode_test.go, reads any size with its aspect ratio). It fails
+// on a frame of another size or with a block that is neither clearly black
+// nor clearly white.
 func decodeSeq(f *Frame) (uint64, error) {
 	if f.Width != seqW || f.Height != seqH {
 		return 0, fmt.Errorf("frame %dx%d, want %dx%d", f.Width, f.Height, seqW, seqH)
 	}
-	var n uint64
-	for bit := range seqBits {
-		bx, by := bit%seqGrid*seqBlockW, bit/seqGrid*seqBlockH
-		sum, cnt := 0, 0
-		for y := by + 3; y < by+seqBlockH-3; y++ {
-			for x := bx + 3; x < bx+seqBlockW-3; x++ {
-				i := 3 * (y*seqW + x)
-				sum += int(f.Data[i]) + int(f.Data[i+1]) + int(f.Data[i+2])
-				cnt += 3
-			}
-		}
-		mean := sum / cnt
-		switch {
-		case mean > 200:
-			n |= 1 << (seqBits - 1 - bit)
-		case mean < 55:
-		default:
-			return 0, fmt.Errorf("block %d: mean %d is neither black nor white", bit, mean)
-		}
-	}
-	return n, nil
+	return seqAt(f)
 }
 
 // Modes of a seqServer.
