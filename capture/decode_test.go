@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/autoclipd/autoclipd/inference/preprocess"
 	"gocv.io/x/gocv"
 )
 
@@ -324,5 +325,82 @@ func TestReducedDecodeFallsBack(t *testing.T) {
 	defer garbage.Close()
 	if _, err := r2.(*videoReader).jpeg.decode(&garbage); err == nil || !strings.Contains(err.Error(), "not a JPEG image") {
 		t.Fatalf("64 zero bytes: error %v", err)
+	}
+}
+
+// skimageData is where Debian's python3-skimage installs its sample photos
+// (`make test` installs it).
+const skimageData = "/usr/lib/python3/dist-packages/skimage/data"
+
+// TestReducedDecodeCLIPInput measures what a reduced decode changes in what
+// the model sees: a 1920x1080 Motion JPEG of six photos, decoded in full and
+// at 1/4 (the auto choice for a 224 input), both preprocessed for CLIP
+// (shortest edge 224, bicubic, centre crop, CLIP's normalisation). The
+// tensors must stay close; the figures are logged.
+func TestReducedDecodeCLIPInput(t *testing.T) {
+	t.Parallel()
+	const w, h = 1920, 1080
+	var tiles []gocv.Mat
+	for _, n := range []string{"astronaut.png", "coffee.png", "motorcycle_left.png", "chelsea.png", "grass.png", "hubble_deep_field.jpg"} {
+		p := filepath.Join(skimageData, n)
+		m := gocv.IMRead(p, gocv.IMReadColor)
+		if m.Empty() {
+			t.Fatalf("%s: cannot read it (the test reads scikit-image's sample photos: `make test` installs python3-skimage)", p)
+		}
+		r := gocv.NewMat()
+		gocv.Resize(m, &r, image.Pt(w/3, h/2), 0, 0, gocv.InterpolationArea)
+		m.Close()
+		defer r.Close()
+		tiles = append(tiles, r)
+	}
+	path := filepath.Join(t.TempDir(), "photos.avi")
+	err := WriteVideo(path, w, h, 10, 1, func(_ int, bgr []byte) {
+		for y := range h {
+			for x := range w {
+				p := tiles[x/(w/3)+3*(y/(h/2))].GetVecbAt(y%(h/2), x%(w/3))
+				o := 3 * (y*w + x)
+				bgr[o], bgr[o+1], bgr[o+2] = p[0], p[1], p[2]
+			}
+		}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var full *Frame
+	if err := ReadVideoFrames(path, 0, func(f *Frame) error { full = f; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	cam := start(t, Config{Name: "cam", Source: path, Loop: true, Unpaced: true, MinSide: 224}, nil)
+	reduced := cam.mustNext(t, 10*time.Second)
+	defer reduced.Release()
+	if reduced.Width != w/4 || reduced.Height != h/4 {
+		t.Fatalf("reduced frame %dx%d, want %dx%d", reduced.Width, reduced.Height, w/4, h/4)
+	}
+	pre, err := preprocess.New(preprocess.DefaultConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	oh, ow := pre.OutputSize()
+	a, b := make([]float32, 3*oh*ow), make([]float32, 3*oh*ow)
+	if err := pre.Run(a, full.Data, full.Width, full.Height, 3*full.Width, preprocess.BGR); err != nil {
+		t.Fatal(err)
+	}
+	if err := pre.Run(b, reduced.Data, reduced.Width, reduced.Height, 3*reduced.Width, preprocess.BGR); err != nil {
+		t.Fatal(err)
+	}
+	var sum, maxd, dot, na, nb float64
+	for i := range a {
+		d := math.Abs(float64(a[i]) - float64(b[i]))
+		sum += d
+		maxd = math.Max(maxd, d)
+		dot += float64(a[i]) * float64(b[i])
+		na += float64(a[i]) * float64(a[i])
+		nb += float64(b[i]) * float64(b[i])
+	}
+	mean, cos := sum/float64(len(a)), dot/math.Sqrt(na*nb)
+	// One 8-bit level is 1/255/std ~ 0.015 in CLIP's normalised units.
+	t.Logf("CLIP input from the 1/4 decode vs the full decode: mean |diff| %.4f (%.2f levels), max %.3f, cosine %.6f", mean, mean*255*0.27, maxd, cos)
+	if mean > 0.05 || cos < 0.995 {
+		t.Errorf("mean |diff| %.4f (want <= 0.05), cosine %.6f (want >= 0.995)", mean, cos)
 	}
 }
