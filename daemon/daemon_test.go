@@ -14,6 +14,7 @@ import (
 
 	"github.com/autoclipd/autoclipd/capture"
 	"github.com/autoclipd/autoclipd/config"
+	"github.com/autoclipd/autoclipd/internal/logtest"
 	"github.com/autoclipd/autoclipd/internal/mqtttest"
 	"github.com/autoclipd/autoclipd/modelgen"
 )
@@ -93,31 +94,14 @@ type running struct {
 	cancel context.CancelFunc
 	done   chan error
 	reload chan *config.Config
-	log    *syncBuf
+	log    *logtest.Buffer
 	once   sync.Once
-}
-
-type syncBuf struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (s *syncBuf) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuf) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 func start(t *testing.T, cfg *config.Config, o Options) *running {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	r := &running{cancel: cancel, done: make(chan error, 1), reload: make(chan *config.Config), log: &syncBuf{}}
+	r := &running{cancel: cancel, done: make(chan error, 1), reload: make(chan *config.Config), log: &logtest.Buffer{}}
 	o.Log = slog.New(slog.NewTextHandler(r.log, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	o.Reload = r.reload
 	go func() { r.done <- Run(ctx, cfg, o) }()

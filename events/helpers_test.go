@@ -5,10 +5,10 @@ import (
 	"encoding/json"
 	"log/slog"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
+	"github.com/autoclipd/autoclipd/internal/logtest"
 	"github.com/autoclipd/autoclipd/publish"
 )
 
@@ -97,29 +97,13 @@ func checkTopics(t *testing.T, ms []Message) {
 	}
 }
 
-// logBuffer captures slog output for assertions.
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *logBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *logBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
-func (b *logBuffer) logger() *slog.Logger {
+// testLogger logs at debug level into b.
+func testLogger(b *logtest.Buffer) *slog.Logger {
 	return slog.New(slog.NewTextHandler(b, &slog.HandlerOptions{Level: slog.LevelDebug}))
 }
 
-func (b *logBuffer) lines(substr string) int {
+// countLines counts the lines in b that contain substr.
+func countLines(b *logtest.Buffer, substr string) int {
 	n := 0
 	for _, l := range strings.Split(b.String(), "\n") {
 		if strings.Contains(l, substr) {

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/autoclipd/autoclipd/internal/logtest"
 	"github.com/autoclipd/autoclipd/publish"
 )
 
@@ -380,13 +381,13 @@ func TestCorruptStateFile(t *testing.T) {
 			if err := os.WriteFile(path, []byte(tc.content), 0o644); err != nil {
 				t.Fatal(err)
 			}
-			var logs logBuffer
-			tr := newTracker(t, Options{StateFile: path, Log: logs.logger(), Now: func() time.Time { return now }})
+			var logs logtest.Buffer
+			tr := newTracker(t, Options{StateFile: path, Log: testLogger(&logs), Now: func() time.Time { return now }})
 			safe := uint64(now.UnixMilli())
 			if tr.Seq() != safe {
 				t.Errorf("Seq() = %d, want the safe value %d", tr.Seq(), safe)
 			}
-			if logs.lines("level=ERROR") != 1 || logs.lines(path) != 1 || logs.lines(tc.reason) != 1 {
+			if countLines(&logs, "level=ERROR") != 1 || countLines(&logs, path) != 1 || countLines(&logs, tc.reason) != 1 {
 				t.Errorf("want one error line naming %s and %q, got:\n%s", path, tc.reason, logs.String())
 			}
 			var seqs []uint64
@@ -413,8 +414,8 @@ func TestStateFileErrors(t *testing.T) {
 		t.Errorf("state file in a missing directory: err %v, want one naming the path", err)
 	}
 	// A missing file is a first start: seq 0, nothing logged.
-	var logs logBuffer
-	tr, err := New(Options{Camera: "demo", Device: "edge-1", StateFile: filepath.Join(dir, "events-demo.json"), Log: logs.logger()})
+	var logs logtest.Buffer
+	tr, err := New(Options{Camera: "demo", Device: "edge-1", StateFile: filepath.Join(dir, "events-demo.json"), Log: testLogger(&logs)})
 	if err != nil || tr.Seq() != 0 || logs.String() != "" {
 		t.Errorf("first start: seq %d, err %v, log %q", tr.Seq(), err, logs.String())
 	}
@@ -422,7 +423,7 @@ func TestStateFileErrors(t *testing.T) {
 	// still go out.
 	path := filepath.Join(dir, "sub", "events-demo.json")
 	os.Mkdir(filepath.Dir(path), 0o755)
-	tr, err = New(Options{Camera: "demo", Device: "edge-1", StateFile: path, Log: logs.logger()})
+	tr, err = New(Options{Camera: "demo", Device: "edge-1", StateFile: path, Log: testLogger(&logs)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -432,7 +433,7 @@ func TestStateFileErrors(t *testing.T) {
 	for i := range 3 {
 		n += len(only(tr.Update(topFrame(i, "red"), nil), ClassEvent))
 	}
-	if n != 1 || tr.PersistFailures() != 1 || logs.lines("event seq not persisted") != 1 {
+	if n != 1 || tr.PersistFailures() != 1 || countLines(&logs, "event seq not persisted") != 1 {
 		t.Errorf("events %d, failures %d, log:\n%s", n, tr.PersistFailures(), logs.String())
 	}
 }
@@ -682,8 +683,8 @@ func TestSnapshot(t *testing.T) {
 		t.Errorf("provider called %d times with snapshots off", calls)
 	}
 	// A failing provider is logged; the event still starts.
-	var logs logBuffer
-	tr = newTracker(t, Options{Snapshot: true, Log: logs.logger()})
+	var logs logtest.Buffer
+	tr = newTracker(t, Options{Snapshot: true, Log: testLogger(&logs)})
 	var evs int
 	for i := range 3 {
 		ms := tr.Update(topFrame(i, "red"), func() ([]byte, error) { return nil, errors.New("encoder gone") })
@@ -692,17 +693,17 @@ func TestSnapshot(t *testing.T) {
 			t.Error("snapshot from a failing provider")
 		}
 	}
-	if evs != 1 || logs.lines("encoder gone") != 1 {
+	if evs != 1 || countLines(&logs, "encoder gone") != 1 {
 		t.Errorf("events %d, log:\n%s", evs, logs.String())
 	}
 }
 
 func TestNonFiniteProbabilities(t *testing.T) {
-	var logs logBuffer
-	tr := newTracker(t, Options{Log: logs.logger()})
+	var logs logtest.Buffer
+	tr := newTracker(t, Options{Log: testLogger(&logs)})
 	c := frame(0, "colours", map[string]float64{"red": math.NaN(), "green": 0.5})
 	ms := tr.Update(c, nil)
-	if len(only(ms, ClassClassification)) != 0 || logs.lines("classification not published") != 1 || !strings.Contains(logs.String(), `\"red\"`) {
+	if len(only(ms, ClassClassification)) != 0 || countLines(&logs, "classification not published") != 1 || !strings.Contains(logs.String(), `\"red\"`) {
 		t.Errorf("NaN frame: %v\nlog:\n%s", ms, logs.String())
 	}
 	// Non-finite probabilities count as 0 for state and events: an

@@ -1,7 +1,6 @@
 package inference
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -11,11 +10,11 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/autoclipd/autoclipd/internal/logtest"
 	ort "github.com/yalue/onnxruntime_go"
 
 	"github.com/autoclipd/autoclipd/modelgen"
@@ -40,23 +39,10 @@ func providerModel(t testing.TB) (path string, in TensorInfo, out string) {
 	return path, ins[0], outs[0].Name
 }
 
-// syncBuf is a log sink for tests.
-type syncBuf struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuf) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuf) lines() []string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+// logLines returns the non-empty lines b holds.
+func logLines(b *logtest.Buffer) []string {
 	var out []string
-	for _, l := range strings.Split(s.b.String(), "\n") {
+	for _, l := range strings.Split(b.String(), "\n") {
 		if l != "" {
 			out = append(out, l)
 		}
@@ -64,8 +50,8 @@ func (s *syncBuf) lines() []string {
 	return out
 }
 
-func captureLog() (*syncBuf, *slog.Logger) {
-	b := &syncBuf{}
+func captureLog() (*logtest.Buffer, *slog.Logger) {
+	b := &logtest.Buffer{}
 	return b, slog.New(slog.NewTextHandler(b, &slog.HandlerOptions{Level: slog.LevelInfo}))
 }
 
@@ -100,7 +86,7 @@ func TestProvidersFallBackToCPU(t *testing.T) {
 			if p != ProviderCPU {
 				t.Fatalf("provider %q, want cpu", p)
 			}
-			lines := logs.lines()
+			lines := logLines(logs)
 			t.Logf("log:\n%s", strings.Join(lines, "\n"))
 			if len(lines) != 2 {
 				t.Fatalf("%d log lines, want one per failed provider (2):\n%s", len(lines), strings.Join(lines, "\n"))
@@ -126,8 +112,8 @@ func TestProvidersFallBackToCPU(t *testing.T) {
 		t.Fatal(err)
 	}
 	so.Destroy()
-	if p != ProviderCPU || len(logs.lines()) != 2 {
-		t.Fatalf("newSessionOptionsFor: provider %q, log %q", p, logs.lines())
+	if p != ProviderCPU || len(logLines(logs)) != 2 {
+		t.Fatalf("newSessionOptionsFor: provider %q, log %q", p, logLines(logs))
 	}
 }
 
@@ -160,8 +146,8 @@ func TestGPUOnlyProvidersFail(t *testing.T) {
 			if len(tc.list) == 2 && !strings.Contains(err.Error(), "; cuda: ") {
 				t.Fatalf("error lacks the CUDA reason: %v", err)
 			}
-			if n := len(logs.lines()); n != len(tc.list)-1 {
-				t.Fatalf("%d log lines, want %d: %q", n, len(tc.list)-1, logs.lines())
+			if n := len(logLines(logs)); n != len(tc.list)-1 {
+				t.Fatalf("%d log lines, want %d: %q", n, len(tc.list)-1, logLines(logs))
 			}
 			_, _, err2 := newSessionOptionsFor(o, path, nil)
 			if err2 == nil || !strings.HasPrefix(err2.Error(), tc.want) {
@@ -203,8 +189,8 @@ func TestBadProviderOptions(t *testing.T) {
 			if _, _, err := newSessionOptionsFor(tc.o, path, nil); err == nil || err.Error() != tc.want {
 				t.Fatalf("newSessionOptionsFor error\n got %v\nwant %s", err, tc.want)
 			}
-			if len(logs.lines()) != 0 {
-				t.Fatalf("bad options logged fallbacks: %q", logs.lines())
+			if len(logLines(logs)) != 0 {
+				t.Fatalf("bad options logged fallbacks: %q", logLines(logs))
 			}
 		})
 	}
@@ -228,8 +214,8 @@ func TestBrokenModelIsNotAProviderProblem(t *testing.T) {
 	if err == nil || !strings.HasPrefix(err.Error(), bad+": ") || strings.Contains(err.Error(), "model.providers") {
 		t.Fatalf("provider %q, error %v; want the model's path and ONNX Runtime's reason", p, err)
 	}
-	if len(logs.lines()) != 0 {
-		t.Fatalf("logged: %q", logs.lines())
+	if len(logLines(logs)) != 0 {
+		t.Fatalf("logged: %q", logLines(logs))
 	}
 	_ = rt
 }
@@ -408,8 +394,8 @@ func TestProvidersOnGPU(t *testing.T) {
 	if changed := before.Restore(); len(changed) != 0 {
 		t.Errorf("signal handlers %v were left replaced after the CUDA session", changed)
 	}
-	if p != ProviderCUDA || len(logs.lines()) != 0 {
-		t.Fatalf("provider %q, log %q", p, logs.lines())
+	if p != ProviderCUDA || len(logLines(logs)) != 0 {
+		t.Fatalf("provider %q, log %q", p, logLines(logs))
 	}
 	for i := range got {
 		if math.Abs(float64(got[i]-want[i])) > 1e-3 {

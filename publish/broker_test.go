@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/autoclipd/autoclipd/internal/logtest"
 	"github.com/autoclipd/autoclipd/internal/mqtttest"
 )
 
@@ -121,7 +122,7 @@ func TestQuietHandlerLevels(t *testing.T) {
 		{"unnamed warning named at debug", slog.LevelDebug, slog.LevelWarn, "", `level=DEBUG msg="mqtt client connection ended" g.k=v`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			var lb logBuffer
+			var lb logtest.Buffer
 			h := quietHandler{slog.NewTextHandler(&lb, &slog.HandlerOptions{
 				Level: tc.min,
 				ReplaceAttr: func(_ []string, a slog.Attr) slog.Attr {

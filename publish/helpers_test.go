@@ -1,14 +1,13 @@
 package publish
 
 import (
-	"bytes"
 	"context"
 	"log/slog"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
+	"github.com/autoclipd/autoclipd/internal/logtest"
 	"github.com/autoclipd/autoclipd/internal/mqtttest"
 )
 
@@ -136,25 +135,6 @@ func waitDrained(t *testing.T, p *Publisher, timeout time.Duration) {
 	}
 }
 
-// logBuffer collects log output of goroutines that may outlive the test
-// (so t.Log cannot be used); it is printed if the test fails.
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.Write(p)
-}
-
-func (l *logBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.String()
-}
-
 // testLogger returns a debug-level logger whose output is shown when t
 // fails.
 func testLogger(t *testing.T) *slog.Logger {
@@ -162,8 +142,8 @@ func testLogger(t *testing.T) *slog.Logger {
 	return log
 }
 
-func testLoggerBuf(t *testing.T) (*slog.Logger, *logBuffer) {
-	lb := &logBuffer{}
+func testLoggerBuf(t *testing.T) (*slog.Logger, *logtest.Buffer) {
+	lb := &logtest.Buffer{}
 	t.Cleanup(func() {
 		if t.Failed() {
 			t.Logf("log:\n%s", strings.TrimSpace(lb.String()))

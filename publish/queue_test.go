@@ -12,6 +12,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/autoclipd/autoclipd/internal/logtest"
 )
 
 // push queues a message whose payload is its name, e.g. "E1" (the letter
@@ -211,9 +213,9 @@ func TestQueueOrderAcrossClasses(t *testing.T) {
 }
 
 // openTestQueue opens a disk queue in dir with a logger into buf.
-func openTestQueue(t *testing.T, dir string, bound int) (*queue, *logBuffer) {
+func openTestQueue(t *testing.T, dir string, bound int) (*queue, *logtest.Buffer) {
 	t.Helper()
-	var lb logBuffer
+	var lb logtest.Buffer
 	q, err := openQueue(bound, DefaultQueueBytes, dir, slog.New(slog.NewTextHandler(&lb, nil)), nil)
 	if err != nil {
 		t.Fatal(err)
@@ -549,7 +551,7 @@ func FuzzOpenDiskQueue(f *testing.F) {
 		if err := os.WriteFile(filepath.Join(dir, segName(1)), data, 0o600); err != nil {
 			t.Fatal(err)
 		}
-		var lb logBuffer
+		var lb logtest.Buffer
 		q, err := openQueue(100, DefaultQueueBytes, dir, slog.New(slog.NewTextHandler(&lb, nil)), nil)
 		if err != nil {
 			t.Fatalf("open: %v", err)
@@ -558,7 +560,7 @@ func FuzzOpenDiskQueue(f *testing.F) {
 		if err := q.close(); err != nil {
 			t.Fatal(err)
 		}
-		var lb2 logBuffer
+		var lb2 logtest.Buffer
 		q2, err := openQueue(100, DefaultQueueBytes, dir, slog.New(slog.NewTextHandler(&lb2, nil)), nil)
 		if err != nil {
 			t.Fatalf("second open: %v", err)

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/autoclipd/autoclipd/internal/logtest"
 	"github.com/autoclipd/autoclipd/internal/mqtttest"
 )
 
@@ -139,7 +140,7 @@ func TestTLSFileErrors(t *testing.T) {
 // TestSecretsNotLogged: the password never appears in the log, the TLS
 // file names do.
 func TestSecretsNotLogged(t *testing.T) {
-	var lb logBuffer
+	var lb logtest.Buffer
 	o := Options{URL: "ssl://h", Device: "d", Username: "u", Password: "hunter2-secret", TLS: TLSOptions{CA: "/etc/ca.pem"}}
 	slog.New(slog.NewTextHandler(&lb, nil)).Info("mqtt connecting", "options", o)
 	out := lb.String()

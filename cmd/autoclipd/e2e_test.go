@@ -10,11 +10,11 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/autoclipd/autoclipd/capture"
+	"github.com/autoclipd/autoclipd/internal/logtest"
 	"github.com/autoclipd/autoclipd/internal/mqtttest"
 	"github.com/autoclipd/autoclipd/modelgen"
 )
@@ -95,24 +95,6 @@ type classification struct {
 	} `json:"labels"`
 }
 
-// syncBuffer is a bytes.Buffer safe for the daemon's logger and the test.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // TestEndToEnd runs the daemon on a generated model and video against a real
 // mosquitto and checks what a subscriber sees.
 func TestEndToEnd(t *testing.T) {
@@ -125,7 +107,7 @@ func TestEndToEnd(t *testing.T) {
 
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	var stderr syncBuffer
+	var stderr logtest.Buffer
 	done := make(chan int, 1)
 	go func() { done <- run(ctx, []string{"run", "--config", path}, nil, &stderr, &stderr) }()
 
@@ -279,7 +261,7 @@ func TestSystemdNotify(t *testing.T) {
 	t.Setenv("WATCHDOG_PID", strconv.Itoa(os.Getpid()))
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	var stderr syncBuffer
+	var stderr logtest.Buffer
 	done := make(chan int, 1)
 	go func() { done <- run(ctx, []string{"run", "--config", path}, nil, &stderr, &stderr) }()
 	sock.ExpectInOrder(t, 60*time.Second, "READY=1", "WATCHDOG=1")

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/autoclipd/autoclipd/internal/logtest"
 	"github.com/autoclipd/autoclipd/modelgen"
 )
 
@@ -159,7 +160,7 @@ func must(t *testing.T, err error) {
 // again and delivered; a broken file is logged and not delivered.
 func TestHangupReloadsConfig(t *testing.T) {
 	path := writeE2E(t, "127.0.0.1:1", "")
-	var logs syncBuffer
+	var logs logtest.Buffer
 	log := slog.New(slog.NewTextHandler(&logs, nil))
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()

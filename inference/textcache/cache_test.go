@@ -13,6 +13,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/autoclipd/autoclipd/internal/logtest"
 )
 
 // vec is a deterministic embedding for prompt p.
@@ -43,26 +45,8 @@ func prompts(prefix string, n int) []string {
 	return out
 }
 
-// logBuf captures log lines.
-type logBuf struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (l *logBuf) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.Write(p)
-}
-
-func (l *logBuf) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.String()
-}
-
-func newLog() (*logBuf, *slog.Logger) {
-	b := &logBuf{}
+func newLog() (*logtest.Buffer, *slog.Logger) {
+	b := &logtest.Buffer{}
 	return b, slog.New(slog.NewTextHandler(b, nil))
 }
 

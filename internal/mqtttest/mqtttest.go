@@ -8,9 +8,7 @@
 package mqtttest
 
 import (
-	"bytes"
 	"fmt"
-	"io"
 	mathrand "math/rand/v2"
 	"net"
 	"os"
@@ -22,6 +20,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/autoclipd/autoclipd/internal/logtest"
 )
 
 // mosquittoFallback is where Debian installs mosquitto (outside $PATH for
@@ -101,7 +101,7 @@ type MosquittoServer struct {
 	mu     sync.Mutex
 	cmd    *exec.Cmd
 	exited <-chan error // receives the exit status of cmd
-	out    *syncBuffer
+	out    *logtest.Buffer
 	tls    bool
 	plain  string // plain listener of a TLS broker
 }
@@ -200,7 +200,7 @@ func StartMosquittoWith(t testing.TB, c MosquittoConfig) *MosquittoServer {
 		bin:   bin,
 		conf:  conf,
 		addr:  net.JoinHostPort("127.0.0.1", strconv.Itoa(port)),
-		out:   &syncBuffer{},
+		out:   &logtest.Buffer{Max: 1 << 20}, // a chatty broker cannot eat memory
 		tls:   c.TLS != nil,
 		plain: plain,
 	}
@@ -313,29 +313,3 @@ func waitListening(addr string, exited <-chan error) error {
 		}
 	}
 }
-
-// syncBuffer is a bytes.Buffer safe for concurrent writers, capped so that
-// a chatty broker cannot eat memory.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-const maxLog = 1 << 20
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if b.buf.Len() < maxLog {
-		b.buf.Write(p)
-	}
-	return len(p), nil
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
-var _ io.Writer = (*syncBuffer)(nil)
