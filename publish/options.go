@@ -1,6 +1,7 @@
 package publish
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -113,39 +114,19 @@ type Options struct {
 // WithDefaults returns a copy of o with every zero-valued field that has a
 // default filled in. It does not validate.
 func (o Options) WithDefaults() Options {
-	if o.TopicPrefix == "" {
-		o.TopicPrefix = DefaultTopicPrefix
-	}
+	o.TopicPrefix = cmp.Or(o.TopicPrefix, DefaultTopicPrefix)
 	if o.ClientID == "" && o.Device != "" {
 		o.ClientID = "autoclipd-" + o.Device
 	}
-	if o.KeepAlive == 0 {
-		o.KeepAlive = DefaultKeepAlive
-	}
-	if o.ConnectTimeout == 0 {
-		o.ConnectTimeout = DefaultConnectTimeout
-	}
-	if o.ConnectRetryInterval == 0 {
-		o.ConnectRetryInterval = DefaultConnectRetryInterval
-	}
-	if o.MaxReconnectInterval == 0 {
-		o.MaxReconnectInterval = DefaultMaxReconnectInterval
-	}
-	if o.WriteTimeout == 0 {
-		o.WriteTimeout = DefaultWriteTimeout
-	}
-	if o.ReliableQoS == 0 {
-		o.ReliableQoS = DefaultReliableQoS
-	}
-	if o.Queue == 0 {
-		o.Queue = DefaultQueue
-	}
-	if o.QueueBytes == 0 {
-		o.QueueBytes = DefaultQueueBytes
-	}
-	if o.Inflight == 0 {
-		o.Inflight = DefaultInflight
-	}
+	o.KeepAlive = cmp.Or(o.KeepAlive, DefaultKeepAlive)
+	o.ConnectTimeout = cmp.Or(o.ConnectTimeout, DefaultConnectTimeout)
+	o.ConnectRetryInterval = cmp.Or(o.ConnectRetryInterval, DefaultConnectRetryInterval)
+	o.MaxReconnectInterval = cmp.Or(o.MaxReconnectInterval, DefaultMaxReconnectInterval)
+	o.WriteTimeout = cmp.Or(o.WriteTimeout, DefaultWriteTimeout)
+	o.ReliableQoS = cmp.Or(o.ReliableQoS, DefaultReliableQoS)
+	o.Queue = cmp.Or(o.Queue, DefaultQueue)
+	o.QueueBytes = cmp.Or(o.QueueBytes, DefaultQueueBytes)
+	o.Inflight = cmp.Or(o.Inflight, DefaultInflight)
 	return o
 }
 

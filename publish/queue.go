@@ -264,13 +264,8 @@ func (q *queue) sent(r *record) bool {
 func (q *queue) ack(r *record) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	if !q.sent(r) {
-		return
-	}
-	q.n--
-	q.bytes -= r.mem()
-	if q.disk != nil {
-		q.disk.remove(r, q.records)
+	if q.sent(r) {
+		q.forget(r)
 	}
 }
 
@@ -282,10 +277,16 @@ func (q *queue) discard(r *record) {
 	if !q.sent(r) {
 		return
 	}
-	q.n--
-	q.bytes -= r.mem()
 	q.dropped[r.msg.Class]++
 	q.onDrop(r.msg.Class)
+	q.forget(r)
+}
+
+// forget takes r, just popped by sent, out of the counts and off the disk.
+// q.mu is held.
+func (q *queue) forget(r *record) {
+	q.n--
+	q.bytes -= r.mem()
 	if q.disk != nil {
 		q.disk.remove(r, q.records)
 	}
