@@ -346,36 +346,6 @@ func logFallback(log *slog.Logger, model, p, next string, reason error) {
 		"provider", p, "next", next, "model", model, "reason", reason.Error())
 }
 
-// newSessionOptionsFor returns session options for the first provider in
-// o's list that ONNX Runtime accepts, and that provider's name. Providers
-// that fail are logged, one line each. Failures that only show when the
-// session is created (a CUDA build on a machine without a GPU) are not seen
-// here: newSession handles those.
-func newSessionOptionsFor(o Options, model string, profiles []trtProfile) (*ort.SessionOptions, string, error) {
-	list, err := o.providers()
-	if err != nil {
-		return nil, "", err
-	}
-	log := o.logger()
-	var reasons []error
-	for i, p := range list {
-		so, err := baseSessionOptions(o)
-		if err != nil {
-			return nil, "", err
-		}
-		if err = appendProvider(so, p, o, list, profiles); err == nil {
-			return so, p, nil
-		}
-		so.Destroy()
-		err = providerReason(err)
-		reasons = append(reasons, err)
-		if i+1 < len(list) {
-			logFallback(log, model, p, list[i+1], err)
-		}
-	}
-	return nil, "", noProviderError(list, reasons)
-}
-
 // newSession creates a session for the model at path with the first provider
 // in o's list that works, trying the next when adding the provider or
 // creating the session fails (one log line each), and returns the chosen

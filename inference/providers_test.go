@@ -104,17 +104,6 @@ func TestProvidersFallBackToCPU(t *testing.T) {
 			}
 		})
 	}
-	// newSessionOptions (used where the session is made by the caller) falls
-	// back the same way.
-	logs, log := captureLog()
-	so, p, err := newSessionOptionsFor(Options{ProviderOptions: ProviderOptions{Log: log}}, path, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	so.Destroy()
-	if p != ProviderCPU || len(logLines(logs)) != 2 {
-		t.Fatalf("newSessionOptionsFor: provider %q, log %q", p, logLines(logs))
-	}
 }
 
 func TestGPUOnlyProvidersFail(t *testing.T) {
@@ -149,10 +138,6 @@ func TestGPUOnlyProvidersFail(t *testing.T) {
 			if n := len(logLines(logs)); n != len(tc.list)-1 {
 				t.Fatalf("%d log lines, want %d: %q", n, len(tc.list)-1, logLines(logs))
 			}
-			_, _, err2 := newSessionOptionsFor(o, path, nil)
-			if err2 == nil || !strings.HasPrefix(err2.Error(), tc.want) {
-				t.Fatalf("newSessionOptionsFor: %v", err2)
-			}
 		})
 	}
 }
@@ -185,9 +170,6 @@ func TestBadProviderOptions(t *testing.T) {
 			}
 			if err == nil || err.Error() != tc.want {
 				t.Fatalf("newSession error\n got %v\nwant %s", err, tc.want)
-			}
-			if _, _, err := newSessionOptionsFor(tc.o, path, nil); err == nil || err.Error() != tc.want {
-				t.Fatalf("newSessionOptionsFor error\n got %v\nwant %s", err, tc.want)
 			}
 			if len(logLines(logs)) != 0 {
 				t.Fatalf("bad options logged fallbacks: %q", logLines(logs))
