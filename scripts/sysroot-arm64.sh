@@ -33,15 +33,8 @@ dest=${1:-.cache/sysroot-arm64}
 recipe=3
 pkgs=(libc6-dev libstdc++-12-dev libopencv-dev)
 
-if [ -z "${SUITE:-}" ]; then
-  SUITE=$(. /etc/os-release 2>/dev/null && echo "${VERSION_CODENAME:-}")
-  SUITE=${SUITE:-bookworm}
-fi
-if [ -z "${MIRROR:-}" ]; then
-  MIRROR=$(grep -hoE '^(URIs:|deb) +https?://[^ ]+/debian/?( |$)' /etc/apt/sources.list /etc/apt/sources.list.d/*.sources /etc/apt/sources.list.d/*.list 2>/dev/null |
-    grep -oE 'https?://[^ ]+' | head -1 || true)
-  MIRROR=${MIRROR:-http://deb.debian.org/debian}
-fi
+. "$(dirname "$0")/debian-source.sh"
+debian_source
 
 stamp_want="recipe=$recipe suite=$SUITE pkgs=${pkgs[*]}"
 stamp="$dest/usr/share/autoclipd-sysroot/stamp"

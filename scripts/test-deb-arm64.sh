@@ -29,15 +29,8 @@ if [ -z "$qemu" ]; then
 fi
 command -v mmdebstrap >/dev/null 2>&1 || { echo "test-deb-arm64: mmdebstrap not found: run 'scripts/deps.sh cross'" >&2; exit 1; }
 [ "$(id -u)" -eq 0 ] || { echo "test-deb-arm64: needs root (mmdebstrap)" >&2; exit 1; }
-if [ -z "${SUITE:-}" ]; then
-  SUITE=$(. /etc/os-release 2>/dev/null && echo "${VERSION_CODENAME:-}")
-  SUITE=${SUITE:-bookworm}
-fi
-if [ -z "${MIRROR:-}" ]; then
-  MIRROR=$(grep -hoE '^(URIs:|deb) +https?://[^ ]+/debian/?( |$)' /etc/apt/sources.list /etc/apt/sources.list.d/*.sources /etc/apt/sources.list.d/*.list 2>/dev/null |
-    grep -oE 'https?://[^ ]+' | head -1 || true)
-  MIRROR=${MIRROR:-http://deb.debian.org/debian}
-fi
+. "$(dirname "$0")/debian-source.sh"
+debian_source
 fail() { echo "test-deb-arm64: FAIL: $*" >&2; exit 1; }
 
 work=$PWD/build/test-deb-arm64

@@ -26,15 +26,8 @@ fi
 for tool in debootstrap dpkg-deb; do
   command -v "$tool" >/dev/null 2>&1 || { echo "test-deb: $tool not found: run 'scripts/deps.sh deb'" >&2; exit 1; }
 done
-if [ -z "${SUITE:-}" ]; then
-  SUITE=$(. /etc/os-release 2>/dev/null && echo "${VERSION_CODENAME:-}")
-  SUITE=${SUITE:-bookworm}
-fi
-if [ -z "${MIRROR:-}" ]; then
-  MIRROR=$(grep -hoE '^(URIs:|deb) +https?://[^ ]+/debian/?( |$)' /etc/apt/sources.list /etc/apt/sources.list.d/*.sources /etc/apt/sources.list.d/*.list 2>/dev/null |
-    grep -oE 'https?://[^ ]+' | head -1 || true)
-  MIRROR=${MIRROR:-http://deb.debian.org/debian}
-fi
+. "$(dirname "$0")/debian-source.sh"
+debian_source
 
 # arm64 packages are checked under qemu-user instead of in a chroot.
 if [ -f "${1:-}" ] && [ "$(dpkg-deb --field "$1" Architecture)" = arm64 ]; then
