@@ -93,14 +93,13 @@ func isJPEGCodec(fourcc string) bool {
 // DCT domain (libjpeg's scale_denom): at 1/4, a 1920x1080 frame costs
 // about a fifth of a full decode and comes out 480x270.
 type jpegDecoder struct {
-	scale int
-	flag  C.int
-	dst   gocv.Mat
-	err   [256]C.char
+	flag C.int
+	dst  gocv.Mat
+	err  [256]C.char
 }
 
 func newJPEGDecoder(scale int) *jpegDecoder {
-	return &jpegDecoder{scale: scale, flag: C.int(imreadFlag(scale)), dst: gocv.NewMat()}
+	return &jpegDecoder{flag: C.int(imreadFlag(scale)), dst: gocv.NewMat()}
 }
 
 // decode decodes the encoded bytes in buf (a 1-row CV_8U Mat, as OpenCV's
